@@ -1,0 +1,5 @@
+"""`python -m recipec`."""
+
+from recipec.cli import main
+
+main()

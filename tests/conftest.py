@@ -1,0 +1,18 @@
+"""Shared test set-up: a deterministic hypothesis profile in CI; fixture plugins per area."""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci" if os.environ.get("CI") or os.environ.get("RECIPEC_CI") else "dev")
+
+# Each area keeps its fixtures in its own plugin module.
+pytest_plugins = [
+    name for name in ("tests.plugins.models", "tests.plugins.llama")
+    if os.path.exists(os.path.join(os.path.dirname(__file__), "plugins", name.rsplit(".", 1)[1] + ".py"))
+]
