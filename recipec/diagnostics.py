@@ -64,6 +64,8 @@ _CATALOGUE: list[Code] = [
     Code("I102", "not-an-imatrix", Severity.ERROR, "the file is not an imatrix (a model?)"),
     Code("I103", "imatrix-inconsistent", Severity.ERROR, "in_sum2 and counts disagree"),
     Code("I104", "imatrix-coverage", Severity.WARNING, "imatrix entries and model tensors do not match"),
+    Code("I105", "imatrix-merge-conflict", Severity.ERROR, "imatrices to merge disagree on a tensor's shape"),
+    Code("I106", "bad-imatrix-summary", Severity.ERROR, "the imatrix summary JSON is not a recipec imatrix summary"),
     # --- llama-quantize semantics and rules (Q2xx), simulate hazards (S2xx) -----------------------
     Code("Q201", "rules-self-check", Severity.ERROR, "the emitted rules do not reproduce the plan"),
     Code("Q202", "no-fallback-possible", Severity.ERROR, "a planned type cannot be written for this tensor shape"),
