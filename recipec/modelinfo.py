@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import Any, Mapping
 
 _BLK = re.compile(r"^blk\.(\d+)\.(.+)$")
@@ -90,7 +92,148 @@ class ModelInfo:
         return tuple(seen)
 
     def tensor(self, name: str) -> TensorInfo | None:
-        for t in self.tensors:
-            if t.name == name:
-                return t
-        return None
+        return self.by_name.get(name)
+
+    # --- additions: lookups and the hyper-parameters the optimiser needs ------------------------
+
+    @cached_property
+    def by_name(self) -> dict[str, TensorInfo]:
+        """Tensors by name."""
+        return {t.name: t for t in self.tensors}
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        """A metadata value by its key without the `<arch>.` prefix (`attention.head_count`)."""
+        return self.metadata.get(key, default)
+
+    def _per_layer(self, key: str, layer: int | None, default: Any = None) -> Any:
+        v = self.metadata.get(key, default)
+        if isinstance(v, (list, tuple)):
+            if layer is None:
+                return max(v) if v else default
+            return v[layer] if 0 <= layer < len(v) else default
+        return v
+
+    @property
+    def n_elements(self) -> int:
+        """Total elements over all tensors."""
+        return sum(t.n_elements for t in self.tensors)
+
+    @property
+    def trunk_tensors(self) -> tuple[TensorInfo, ...]:
+        return tuple(t for t in self.tensors if not t.mtp)
+
+    @property
+    def mtp_tensors(self) -> tuple[TensorInfo, ...]:
+        return tuple(t for t in self.tensors if t.mtp)
+
+    @property
+    def expert_stacks(self) -> tuple[TensorInfo, ...]:
+        """3-D `*_exps` tensors (one matrix per expert)."""
+        return tuple(t for t in self.tensors if t.is_expert_stack)
+
+    @property
+    def expert_count(self) -> int:
+        return int(self.metadata.get("expert_count") or 0)
+
+    @property
+    def expert_used_count(self) -> int:
+        return int(self._per_layer("expert_used_count", None, 0) or 0)
+
+    @property
+    def embedding_length(self) -> int:
+        return int(self.metadata.get("embedding_length") or 0)
+
+    @property
+    def context_length(self) -> int:
+        return int(self.metadata.get("context_length") or 0)
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.metadata.get("vocab_size") or 0)
+
+    def head_count(self, layer: int | None = None) -> int:
+        """Query heads of LAYER (the largest over layers when None)."""
+        return int(self._per_layer("attention.head_count", layer, 0) or 0)
+
+    def head_count_kv(self, layer: int | None = None) -> int:
+        """KV heads of LAYER (defaults to head_count; 0 marks a recurrent layer in some hybrids)."""
+        v = self._per_layer("attention.head_count_kv", layer, None)
+        return self.head_count(layer) if v is None else int(v)
+
+    @property
+    def key_length(self) -> int:
+        """Per-head key length (attention.key_length, else embedding_length / head_count)."""
+        v = self.metadata.get("attention.key_length")
+        if v is None:
+            h = self.head_count()
+            return self.embedding_length // h if h else 0
+        return int(v)
+
+    @property
+    def value_length(self) -> int:
+        v = self.metadata.get("attention.value_length")
+        return self.key_length if v is None else int(v)
+
+    @property
+    def kv_lora_rank(self) -> int:
+        """MLA compressed KV width (0 when the model has no MLA)."""
+        return int(self.metadata.get("attention.kv_lora_rank") or 0)
+
+    @property
+    def ssm(self) -> dict[str, int]:
+        """The `ssm.*` hyper-parameters without the prefix (conv_kernel, state_size, ...)."""
+        return {k[4:]: v for k, v in self.metadata.items() if k.startswith("ssm.")}
+
+    @cached_property
+    def recurrent_layers(self) -> tuple[int, ...]:
+        """Blocks that are recurrent (gated delta net / SSM) rather than full attention."""
+        return tuple(i for i, r in enumerate(_recurrent_flags(self)) if r)
+
+    @cached_property
+    def full_attention_layers(self) -> tuple[int, ...]:
+        """Blocks with full (KV-cached) attention, MTP blocks included."""
+        return tuple(i for i, r in enumerate(_recurrent_flags(self)) if not r)
+
+    @property
+    def is_hybrid(self) -> bool:
+        return bool(self.recurrent_layers) and bool(self.full_attention_layers)
+
+
+# Hybrids that lay out full attention every `full_attention_interval`-th block (default 4).
+INTERVAL_HYBRIDS = frozenset({"qwen3next", "qwen35", "qwen35moe"})
+# Architectures whose every block is recurrent.
+RECURRENT_ARCHS = frozenset({"mamba", "mamba2", "rwkv6", "rwkv6qwen2", "rwkv7", "arwkv7"})
+
+
+def _recurrent_flags(info: ModelInfo) -> list[bool]:
+    """Per block: True when recurrent, following llama.cpp's rules for each layout."""
+    n, trunk, md = info.block_count, info.trunk_layers, info.metadata
+    flags = md.get("attention.recurrent_layers")
+    if isinstance(flags, (list, tuple)) and len(flags) >= n:
+        return [bool(f) for f in flags[:n]]
+    if "full_attention_interval" in md or info.arch in INTERVAL_HYBRIDS:
+        k = int(md.get("full_attention_interval") or 4) or 4
+        return [i < trunk and (i + 1) % k != 0 for i in range(n)]  # MTP blocks are attention
+    kv = md.get("attention.head_count_kv")
+    if isinstance(kv, (list, tuple)) and len(kv) >= n and any(v == 0 for v in kv[:n]):
+        return [kv[i] == 0 and i < trunk for i in range(n)]
+    if info.arch in RECURRENT_ARCHS:
+        return [True] * n
+    return [False] * n
+
+
+def make_tensor(name: str, shape: tuple[int, ...] | list[int], type_name: str,
+                block_count: int, nextn_layers: int) -> TensorInfo:
+    """A TensorInfo with role, layer and MTP flag derived from the name and the block layout."""
+    role, layer = split_name(name)
+    mtp = role.startswith("nextn.") or (
+        layer is not None and nextn_layers > 0 and layer >= block_count - nextn_layers)
+    return TensorInfo(name=name, shape=tuple(int(d) for d in shape), type=type_name,
+                      role=role, layer=layer, mtp=mtp)
+
+
+def load_model(path: str | Path) -> ModelInfo:
+    """ModelInfo from a GGUF (first shard of a split model) or a manifest JSON, sniffed by content."""
+    from recipec.manifest import load_model as _load
+
+    return _load(path)

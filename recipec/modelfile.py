@@ -1,0 +1,150 @@
+"""Model GGUF (single file or split shards) -> ModelInfo, from the headers only (no tensor data)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from gguf import GGMLQuantizationType, GGUFReader
+
+from recipec.diagnostics import error
+from recipec.gguffile import array_length, field_value, open_gguf
+from recipec.modelinfo import ModelInfo, SourceInfo, TensorInfo, make_tensor
+
+SHARD_RE = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
+
+# Architecture keys (without the `<arch>.` prefix) copied into ModelInfo.metadata and manifests.
+ARCH_KEYS: tuple[str, ...] = (
+    "context_length", "embedding_length", "block_count", "feed_forward_length", "vocab_size",
+    "nextn_predict_layers", "full_attention_interval", "leading_dense_block_count",
+    "expert_count", "expert_used_count", "expert_shared_count", "expert_feed_forward_length",
+    "expert_shared_feed_forward_length",
+    "attention.head_count", "attention.head_count_kv", "attention.key_length",
+    "attention.value_length", "attention.key_length_mla", "attention.value_length_mla",
+    "attention.kv_lora_rank", "attention.q_lora_rank", "attention.sliding_window",
+    "attention.sliding_window_pattern", "attention.recurrent_layers",
+    "rope.dimension_count", "rope.dimension_sections",
+    "ssm.conv_kernel", "ssm.state_size", "ssm.group_count", "ssm.inner_size", "ssm.time_step_rank",
+)
+
+
+def _type_name(raw: Any) -> str:
+    return GGMLQuantizationType(int(raw)).name
+
+
+def _header_sha256(reader: GGUFReader) -> str:
+    return hashlib.sha256(memoryview(reader.data[: reader.data_offset])).hexdigest()
+
+
+def _source(path: Path, reader: GGUFReader) -> SourceInfo:
+    return SourceInfo(name=path.name, size=os.path.getsize(path),
+                      header_sha256=_header_sha256(reader), data_offset=int(reader.data_offset))
+
+
+def _split_keys(reader: GGUFReader) -> tuple[int | None, int | None, int | None]:
+    return (field_value(reader, "split.no"), field_value(reader, "split.count"),
+            field_value(reader, "split.tensors.count"))
+
+
+def shard_paths(first: Path, count: int) -> list[Path]:
+    """The paths of all COUNT shards of a split model, given its first shard."""
+    m = SHARD_RE.match(first.name)
+    if not m:
+        raise error("M102", f"{first}: split.count is {count} but the name is not NAME-00001-of-{count:05d}.gguf",
+                    hint="keep the shard names gguf-split wrote")
+    if int(m["no"]) != 1:
+        raise error("M102", f"{first}: shard {int(m['no'])} given; pass the first shard (-00001-of-…)",
+                    hint=f"use {m['stem']}-00001-of-{m['count']}.gguf")
+    if int(m["count"]) != count:
+        raise error("M102", f"{first}: the name says {int(m['count'])} shards, split.count says {count}")
+    return [first.with_name(f"{m['stem']}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
+
+
+def _read_shards(path: Path) -> list[tuple[Path, GGUFReader]]:
+    first = open_gguf(path, "M101")
+    no, count, total = _split_keys(first)
+    if count is None or int(count) <= 1:
+        if no not in (None, 0):
+            raise error("M102", f"{path}: split.no is {no} but split.count is {count}")
+        return [(path, first)]
+    count = int(count)
+    if no not in (None, 0):
+        raise error("M102", f"{path}: this is shard {int(no) + 1} of {count}; pass the first shard",
+                    hint="use the -00001-of- file")
+    shards = [(path, first)]
+    for i, p in enumerate(shard_paths(path, count)[1:], start=1):
+        if not p.exists():
+            raise error("M102", f"{p}: shard {i + 1} of {count} is missing",
+                        hint="download every shard next to the first one")
+        r = open_gguf(p, "M102")
+        sno, scount, stotal = _split_keys(r)
+        if sno != i or scount != count or stotal != total:
+            raise error("M102", f"{p}: inconsistent split keys (split.no={sno}, split.count={scount}, "
+                                f"split.tensors.count={stotal}; expected {i}, {count}, {total})",
+                        hint="the shards come from different splits; download them again")
+        shards.append((p, r))
+    n = sum(len(r.tensors) for _, r in shards)
+    if total is not None and n != int(total):
+        raise error("M102", f"{path}: the shards hold {n} tensors but split.tensors.count is {total}")
+    return shards
+
+
+def _metadata(reader: GGUFReader, arch: str, tensors: list[tuple[str, tuple[int, ...], str]]) -> dict:
+    md: dict[str, Any] = {}
+    for key in ARCH_KEYS:
+        v = field_value(reader, f"{arch}.{key}")
+        if v is not None:
+            md[key] = v
+    if "vocab_size" not in md:
+        n = array_length(reader, "tokenizer.ggml.tokens")
+        if n is None:
+            emb = next((s for name, s, _ in tensors if name == "token_embd.weight"), None)
+            n = emb[1] if emb is not None and len(emb) > 1 else None
+        if n is not None:
+            md["vocab_size"] = int(n)
+    ft = field_value(reader, "general.file_type")
+    if ft is not None:
+        md["file_type"] = int(ft)
+    md["tied_embeddings"] = not any(name == "output.weight" for name, _, _ in tensors)
+    return md
+
+
+def read_gguf_model(path: str | os.PathLike) -> ModelInfo:
+    """ModelInfo of a GGUF model (the first shard of a split model finds the others)."""
+    path = Path(path)
+    shards = _read_shards(path)
+    reader = shards[0][1]
+    kind = field_value(reader, "general.type")
+    if kind == "imatrix" or (field_value(reader, "imatrix.chunk_count") is not None):
+        raise error("M104", f"{path}: this is an imatrix, not a model",
+                    hint="pass it with --imatrix, or give the model GGUF")
+    arch = field_value(reader, "general.architecture")
+    if not isinstance(arch, str) or not arch:
+        raise error("M104", f"{path}: no general.architecture: not a llama.cpp model",
+                    hint="pass a model GGUF written by convert_hf_to_gguf.py or llama-quantize")
+    raw: list[tuple[str, tuple[int, ...], str]] = []
+    try:
+        for _, r in shards:
+            for t in r.tensors:
+                raw.append((t.name, tuple(int(d) for d in t.shape), _type_name(t.tensor_type)))
+    except ValueError as exc:
+        raise error("M101", f"{path}: bad tensor type: {exc}") from None
+    if len({n for n, _, _ in raw}) != len(raw):
+        raise error("M101", f"{path}: duplicate tensor names across shards")
+    md = _metadata(reader, arch, raw)
+    block_count = md.get("block_count")
+    if block_count is None:  # infer from the names when the key is absent
+        layers = [make_tensor(n, s, t, 0, 0).layer for n, s, t in raw]
+        block_count = max((x for x in layers if x is not None), default=-1) + 1
+    nextn = int(md.get("nextn_predict_layers") or 0)
+    block_count = int(block_count)
+    if not 0 <= nextn <= block_count:
+        raise error("M101", f"{path}: {arch}.nextn_predict_layers={nextn} exceeds block_count={block_count}")
+    tensors: tuple[TensorInfo, ...] = tuple(make_tensor(n, s, t, block_count, nextn) for n, s, t in raw)
+    alignment = field_value(reader, "general.alignment", 32)
+    return ModelInfo(arch=arch, tensors=tensors, block_count=block_count, nextn_layers=nextn,
+                     alignment=int(alignment), sources=tuple(_source(p, r) for p, r in shards),
+                     metadata=md)

@@ -1,0 +1,357 @@
+"""The validated recipe: extends resolved, names canonical, a strict pydantic model."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict
+
+from recipec import ast, ggml
+from recipec.diagnostics import CODES, Diagnostic, DiagnosticError, did_you_mean
+from recipec.parser import parse
+from recipec.source import SourceFile, Span
+
+SIZE_UNITS: dict[str, int] = {
+    "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
+    "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+}
+KV_CACHE_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "IQ4_NL", "Q5_0", "Q5_1")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class LayerSpec(_Frozen):
+    kind: Literal["first", "last", "range", "one", "mtp"]
+    a: Optional[int] = None
+    b: Optional[int] = None
+
+
+class SelectorSpec(_Frozen):
+    role: str  # a glob over roles
+    layers: Optional[LayerSpec] = None
+    text: str  # as written, for messages
+    span: Span
+
+
+class BoundRule(_Frozen):
+    kind: Literal["floor", "ceiling", "pin"]
+    selectors: tuple[SelectorSpec, ...]
+    type: str  # canonical ggml type
+    span: Span
+    type_span: Span
+
+
+class TieRule(_Frozen):
+    roles: tuple[str, ...]
+    span: Span
+
+
+class DepthRule(_Frozen):
+    layers: LayerSpec
+    multiplier: float
+    span: Span
+
+
+class SizeBudget(_Frozen):
+    kind: Literal["size"] = "size"
+    bytes: int
+    amount: float
+    unit: str
+    span: Span
+
+
+class BpwBudget(_Frozen):
+    kind: Literal["bpw"] = "bpw"
+    bpw: float
+    span: Span
+
+
+class FitBudget(_Frozen):
+    kind: Literal["fit"] = "fit"
+    device_bytes: int
+    device_text: str
+    ctx: int
+    kv_type: str
+    parallel: int = 1
+    overhead_bytes: int = 0
+    span: Span
+
+
+Budget = Union[SizeBudget, BpwBudget, FitBudget]
+
+
+class MtpPolicy(_Frozen):
+    policy: Literal["keep", "optimise", "drop"] = "optimise"
+    type: Optional[str] = None
+    outside_budget: bool = False
+    span: Optional[Span] = None
+
+
+class ServeSettings(_Frozen):
+    ctx: Optional[int] = None
+    flash_attn: Optional[Literal["on", "off", "auto"]] = None
+    cache_type: Optional[str] = None
+    spec_mtp: Optional[int] = None
+    mmproj: Optional[str] = None
+    ngl: Optional[str] = None
+    spans: dict[str, Span] = {}
+
+
+class Recipe(_Frozen):
+    """A recipe as the compiler reads it: what each statement means, with where it was said."""
+
+    name: str
+    path: str
+    sha256: str
+    arch: tuple[str, ...] = ()
+    base: Optional[str] = None
+    ladder: Optional[tuple[str, ...]] = None
+    budget: Optional[Budget] = None
+    bounds: tuple[BoundRule, ...] = ()
+    ties: tuple[TieRule, ...] = ()
+    tie_auto: bool = False
+    depth: tuple[DepthRule, ...] = ()
+    mtp: MtpPolicy = MtpPolicy()
+    solver: Literal["optimal", "greedy"] = "optimal"
+    target: Optional[str] = None
+    serve: ServeSettings = ServeSettings()
+    spans: dict[str, Span] = {}  # where each singleton statement was said (base, ladder, target …)
+
+
+class Loaded(_Frozen):
+    """What `load` returns: the recipe (None if errors prevent it), diagnostics, sources and ASTs."""
+
+    recipe: Optional[Recipe]
+    diagnostics: tuple[Diagnostic, ...]
+    sources: dict[str, SourceFile]
+    statements: tuple  # the effective AST statements, parents first (each with its span)
+    own: dict[str, tuple]  # file -> that file's own statements (for per-file checks)
+
+
+_IGNORE = re.compile(r"#\s*recipec:\s*ignore\[([A-Za-z0-9_,\s-]*)\]")
+
+
+def ignored_codes(source: SourceFile) -> dict[int, set[str]]:
+    """Line -> codes silenced there by `# recipec: ignore[CODE,…]`."""
+    out: dict[int, set[str]] = {}
+    for i, line in enumerate(source.text.splitlines(), 1):
+        for m in _IGNORE.finditer(line):
+            out.setdefault(i, set()).update(c.strip() for c in m.group(1).split(",") if c.strip())
+    return out
+
+
+def _read(path: str, span: Span | None, code: str) -> SourceFile:
+    try:
+        if os.path.isdir(path):
+            raise IsADirectoryError("is a directory")
+        return SourceFile.read(path)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise DiagnosticError(Diagnostic(code, f"cannot read recipe {path}: {why}", span,
+                                         hint="check the path")) from None
+
+
+def load(path: str) -> Loaded:
+    """Read, parse and validate the recipe at PATH (with the recipes it extends)."""
+    sources: dict[str, SourceFile] = {}
+    diags: list[Diagnostic] = []
+    own: dict[str, tuple] = {}
+
+    def chain(p: str, via: Span | None, stack: tuple[str, ...]) -> list:
+        real = os.path.realpath(p)
+        if real in stack:
+            raise DiagnosticError(Diagnostic("P007", f"recipes extend each other in a cycle: {p}", via,
+                                             hint="remove one of the extends statements"))
+        src = _read(p, via, "P008" if via else "P009")
+        sources[src.path] = src
+        tree = parse(src)
+        own[src.path] = tree.statements
+        inherited: list = []
+        for s in tree.statements:
+            if isinstance(s, ast.Extends):
+                parent = os.path.normpath(os.path.join(os.path.dirname(p), s.path))
+                inherited = _merge(inherited, chain(parent, s.span, stack + (real,)))
+        mine = [s for s in tree.statements if not isinstance(s, ast.Extends)]
+        if via is not None:  # a parent's name is not the child's
+            mine = [s for s in mine if not isinstance(s, ast.RecipeName)]
+        return _merge(inherited, mine)
+
+    try:
+        statements = chain(path, None, ())
+    except DiagnosticError as exc:
+        return Loaded(recipe=None, diagnostics=tuple(exc.diagnostics), sources=sources,
+                      statements=(), own=own)
+    top = sources.get(str(path))
+    first = own.get(str(path), ())
+    if not first or not isinstance(first[0], ast.RecipeName):
+        where = first[0].span if first else Span.of_file(str(path))
+        diags.append(Diagnostic("P006", 'the first statement must be `recipe "NAME"`', where,
+                                hint='start the file with `recipe "my-recipe"`'))
+    recipe = _build(path, top, statements, diags)
+    for src in sources.values():
+        for line, codes in ignored_codes(src).items():
+            for c in sorted(codes):
+                if c not in CODES:
+                    col = src.line(line).find(c) + 1
+                    guess = did_you_mean(c, CODES)
+                    diags.append(Diagnostic("L013", f"unknown diagnostic code {c} in an ignore comment",
+                                            Span(src.path, line, max(col, 1)),
+                                            hint=f"did you mean {guess}?" if guess else None))
+    return Loaded(recipe=recipe, diagnostics=tuple(diags), sources=sources,
+                  statements=tuple(statements), own=own)
+
+
+def _key(s) -> tuple | None:
+    """Statements with the same key override each other (the later wins)."""
+    if isinstance(s, (ast.RecipeName, ast.Arch, ast.Base, ast.Ladder, ast.Solver, ast.Target, ast.Mtp)):
+        return (type(s).__name__,)
+    if isinstance(s, (ast.BudgetAmount, ast.BudgetFit)):
+        return ("budget",)
+    if isinstance(s, ast.Serve):
+        return ("serve", s.setting)
+    if isinstance(s, ast.Bound):
+        return ("bound", s.kind, s.selectors)
+    if isinstance(s, ast.Depth):
+        return ("depth", s.layers)
+    return None
+
+
+def _merge(parent: list, child: list) -> list:
+    """Parent statements, then the child's; a child statement replaces the parent's of the same key."""
+    keys = {_key(s) for s in child} - {None}
+    return [s for s in parent if _key(s) not in keys] + list(child)
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _type(w: ast.Word, diags: list[Diagnostic]) -> str | None:
+    t = ggml.canonical_type(w.text)
+    if t is None:
+        guess = did_you_mean(w.text, ggml.TYPE_NAMES)
+        diags.append(Diagnostic("P003", f"`{w.text}` is not a ggml type name", w.span,
+                                hint=f"did you mean {guess}?" if guess else "types are names such as Q4_K, IQ4_XS, Q8_0"))
+    return t
+
+
+def _layers(f: ast.LayerFilter | None, diags: list[Diagnostic]) -> LayerSpec | None:
+    if f is None:
+        return None
+    if f.kind == "range" and f.a > f.b:
+        diags.append(Diagnostic("P005", f"layer range {f.a}..{f.b} is empty: the start is after the end",
+                                f.span, hint=f"write {f.b}..{f.a}"))
+    if f.kind in ("first", "last") and f.a == 0:
+        diags.append(Diagnostic("P005", f"`{f}` selects no layer", f.span, hint="count at least 1 layer"))
+    return LayerSpec(kind=f.kind, a=f.a, b=f.b)
+
+
+def _size(n: ast.Number, unit: ast.Word, diags: list[Diagnostic], what: str) -> int | None:
+    if unit.text not in SIZE_UNITS:
+        guess = did_you_mean(unit.text, list(SIZE_UNITS) + (["bpw"] if what == "budget" else []))
+        diags.append(Diagnostic("P010", f"`{unit.text}` is not a size unit ({what})", unit.span,
+                                hint=f"did you mean {guess}?" if guess else "units: B KiB MiB GiB TiB KB MB GB TB, or bpw"))
+        return None
+    value = int(round(n.value * SIZE_UNITS[unit.text]))
+    if value <= 0:
+        diags.append(Diagnostic("P005", f"a {what} of {n.text} {unit.text} is not positive", n.span))
+    return value
+
+
+def _build(path: str, src: SourceFile | None, statements: list, diags: list[Diagnostic]) -> Recipe:
+    fields: dict = {"bounds": [], "ties": [], "depth": [], "spans": {}}
+    serve: dict = {"spans": {}}
+    for s in statements:
+        if isinstance(s, ast.RecipeName):
+            fields["name"] = s.name
+        elif isinstance(s, ast.Arch):
+            fields["arch"] = tuple(w.text.lower() for w in s.names)
+            fields["spans"]["arch"] = s.span
+        elif isinstance(s, ast.Base):
+            ft = ggml.canonical_ftype(s.ftype.text)
+            if ft is None:
+                guess = did_you_mean(s.ftype.text, ggml.FTYPE_NAMES)
+                diags.append(Diagnostic("P004", f"`{s.ftype.text}` is not a llama-quantize FTYPE", s.ftype.span,
+                                        hint=f"did you mean {guess}?" if guess else "FTYPEs are names such as Q4_K_M, IQ4_XS, Q8_0"))
+            fields["base"] = ft
+            fields["spans"]["base"] = s.ftype.span
+        elif isinstance(s, ast.Ladder):
+            types = [_type(w, diags) for w in s.types]
+            fields["ladder"] = tuple(t for t in types if t)
+            fields["spans"]["ladder"] = s.span
+        elif isinstance(s, ast.BudgetAmount):
+            if s.unit.text == "bpw":
+                if not 0 < s.amount.value <= 32:
+                    diags.append(Diagnostic("P005", f"{s.amount.text} bpw is not between 0 and 32", s.amount.span))
+                fields["budget"] = BpwBudget(bpw=s.amount.value, span=s.span)
+            else:
+                b = _size(s.amount, s.unit, diags, "budget")
+                fields["budget"] = SizeBudget(bytes=b, amount=s.amount.value, unit=s.unit.text, span=s.span) if b else None
+        elif isinstance(s, ast.BudgetFit):
+            dev = _size(s.device, s.device_unit, diags, "device size")
+            over = _size(s.overhead, s.overhead_unit, diags, "overhead") if s.overhead else 0
+            kv = s.kv.text.upper()
+            if kv not in KV_CACHE_TYPES:
+                guess = did_you_mean(s.kv.text, KV_CACHE_TYPES)
+                diags.append(Diagnostic("P003", f"`{s.kv.text}` is not a KV cache type llama.cpp offers", s.kv.span,
+                                        hint=f"did you mean {guess.lower()}?" if guess else "cache types: " + " ".join(k.lower() for k in KV_CACHE_TYPES)))
+            for n in (s.ctx, s.parallel):
+                if n is not None and (not n.is_int or int(n.text) < 1):
+                    diags.append(Diagnostic("P005", f"expected a whole number of at least 1, not {n.text}", n.span))
+            ok = dev and s.ctx.is_int and (s.parallel is None or s.parallel.is_int)
+            fields["budget"] = FitBudget(
+                device_bytes=dev, device_text=f"{s.device.text} {s.device_unit.text}", ctx=int(s.ctx.text),
+                kv_type=kv, parallel=int(s.parallel.text) if s.parallel else 1,
+                overhead_bytes=over or 0, span=s.span) if ok else None
+        elif isinstance(s, ast.Bound):
+            t = _type(s.type, diags)
+            sels = tuple(SelectorSpec(role=x.role, layers=_layers(x.layers, diags), text=str(x), span=x.span)
+                         for x in s.selectors)
+            if t:
+                fields["bounds"].append(BoundRule(kind=s.kind, selectors=sels, type=t, span=s.span, type_span=s.type.span))
+        elif isinstance(s, ast.Tie):
+            if s.auto:
+                fields["tie_auto"] = True
+                fields["spans"]["tie_auto"] = s.span
+            else:
+                fields["ties"].append(TieRule(roles=tuple(w.text for w in s.roles), span=s.span))
+        elif isinstance(s, ast.Depth):
+            m = float(s.multiplier)
+            if m <= 0:
+                diags.append(Diagnostic("P005", f"a depth multiplier must be positive, not x{s.multiplier}", s.span))
+            fields["depth"].append(DepthRule(layers=_layers(s.layers, diags), multiplier=m, span=s.span))
+        elif isinstance(s, ast.Mtp):
+            t = _type(s.type, diags) if s.type else None
+            fields["mtp"] = MtpPolicy(policy=s.policy, type=t, outside_budget=s.outside_budget, span=s.span)
+        elif isinstance(s, ast.Solver):
+            fields["solver"] = s.name
+            fields["spans"]["solver"] = s.span
+        elif isinstance(s, ast.Target):
+            fields["target"] = s.profile.text.lower()
+            fields["spans"]["target"] = s.profile.span
+        elif isinstance(s, ast.Serve):
+            key = s.setting.replace("-", "_").replace("spec", "spec_mtp")
+            value: object = s.value
+            if key in ("ctx", "spec_mtp"):
+                value = int(float(s.value)) if s.value.replace(".", "", 1).isdigit() else None
+                if value is None or value < 1 or "." in s.value:
+                    diags.append(Diagnostic("P005", f"`serve {s.setting}` takes a whole number, not {s.value}", s.span))
+                    value = None
+            if key == "cache_type":
+                if s.value.upper() not in KV_CACHE_TYPES:
+                    diags.append(Diagnostic("P003", f"`{s.value}` is not a KV cache type llama.cpp offers", s.span,
+                                            hint="cache types: " + " ".join(k.lower() for k in KV_CACHE_TYPES)))
+                value = s.value.lower()
+            serve[key] = value
+            serve["spans"][key] = s.span
+    fields["bounds"] = tuple(fields["bounds"])
+    fields["ties"] = tuple(fields["ties"])
+    fields["depth"] = tuple(fields["depth"])
+    fields.setdefault("name", "")
+    text = src.text if src else ""
+    return Recipe(path=str(path), sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                  serve=ServeSettings(**serve), **fields)
