@@ -70,6 +70,7 @@ _CATALOGUE: list[Code] = [
     Code("Q201", "rules-self-check", Severity.ERROR, "the emitted rules do not reproduce the plan"),
     Code("Q202", "no-fallback-possible", Severity.ERROR, "a planned type cannot be written for this tensor shape"),
     Code("Q203", "unreadable-rules", Severity.ERROR, "the rules file cannot be read"),
+    Code("Q204", "unmatchable-tensor-name", Severity.ERROR, "a tensor name has characters lower-cased patterns cannot match"),
     Code("S201", "unanchored-capture", Severity.WARNING, "a rule captures tensors of another role through an unanchored substring"),
     Code("S202", "shadowed-rule", Severity.WARNING, "a rule never decides a tensor because an earlier rule wins"),
     Code("S203", "rule-matches-nothing", Severity.WARNING, "a rule matches no tensor of the model"),
@@ -78,6 +79,7 @@ _CATALOGUE: list[Code] = [
     Code("S206", "type-falls-back", Severity.WARNING, "the requested type falls back for this tensor's shape"),
     Code("S207", "type-crashes", Severity.WARNING, "the requested type makes llama-quantize fail"),
     Code("S208", "bad-rule", Severity.ERROR, "a rule is not PATTERN=TYPE or its regex is invalid"),
+    Code("S209", "imatrix-required", Severity.WARNING, "a rule asks for a type that needs an imatrix, and none is given"),
     # --- resolve / optimiser (R3xx) ----------------------------------------------------------------
     Code("R301", "selector-matches-nothing", Severity.ERROR, "a selector matches no tensor of the model"),
     Code("R302", "never-quantized", Severity.WARNING, "a statement about tensors llama-quantize never quantizes"),

@@ -283,6 +283,7 @@ def _build(path: str, src: SourceFile | None, statements: list, diags: list[Diag
             types = [_type(w, diags) for w in s.types]
             fields["ladder"] = tuple(t for t in types if t)
             fields["spans"]["ladder"] = s.span
+            fields["spans"].update({f"ladder:{t}": w.span for t, w in zip(types, s.types) if t})
         elif isinstance(s, ast.BudgetAmount):
             if s.unit.text == "bpw":
                 if not 0 < s.amount.value <= 32:
