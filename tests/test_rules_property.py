@@ -28,6 +28,7 @@ EXTRA_ROLES: tuple[str, ...] = (
     "blk.{bid}.attn_output", "output", "blk.{bid}.attn_qkv", "blk.{bid}.attn_gate",
 )
 TYPES = sorted(ggml.TARGET_TYPES)
+RECORDER: list | None = None  # set to a list to collect every generated case (differential test)
 ROW = 256  # every target type's block divides it: no fallbacks in the property corpora
 
 
@@ -78,6 +79,8 @@ def _types(rules, model, first_match=True):
 
 def check_exact(model, assignment, order_seed: int = 0) -> list[Rule]:
     rules = synthesize(model, assignment)
+    if RECORDER is not None:
+        RECORDER.append((model, assignment, rules))
     assert _types(rules, model) == assignment
     assert _types(rules, model, first_match=False) == assignment
     shuffled = list(rules)
@@ -123,7 +126,7 @@ def test_synthesis_is_deterministic():
     plan = {n: "Q6_K" if n.startswith(("blk.0.", "blk.1.")) else "IQ4_XS" for n in quantized_names(model)}
     assert synthesize(model, plan) == synthesize(model, dict(reversed(list(plan.items()))))
     assert [str(r) for r in synthesize(model, plan)] == [
-        r"^blk\.[0-1]\.(?:attn_k|attn_q|ffn_down_exps)\.weight$=q6_K",
         r"^(?:output|token_embd)\.weight$=iq4_xs",
+        r"^blk\.[0-1]\.(?:attn_k|attn_q|ffn_down_exps)\.weight$=q6_K",
         r"^blk\.([2-9]|[1-3][0-9])\.(?:attn_k|attn_q|ffn_down_exps)\.weight$=iq4_xs",
     ]

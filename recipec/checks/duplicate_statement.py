@@ -13,6 +13,8 @@ from recipec.checks.common import LintContext
 from recipec.diagnostics import Diagnostic
 from recipec.recipe import _key
 
+_KIND = {ast.BudgetAmount: "budget", ast.BudgetFit: "budget", ast.RecipeName: "recipe"}
+
 CODE = "L003"
 NAME = "duplicate-statement"
 
@@ -27,7 +29,7 @@ def check(ctx: LintContext):
             if key in first:
                 earlier = first[key]
                 word = "repeats" if earlier == s else "overrides"
-                kind = type(s).__name__.lower() if not isinstance(s, ast.Bound) else s.kind
+                kind = s.kind if isinstance(s, ast.Bound) else _KIND.get(type(s), type(s).__name__.lower())
                 yield Diagnostic(CODE, f"this {kind} statement {word} the one at line {earlier.span.line}",
                                  s.span, hint="keep one of them")
             else:

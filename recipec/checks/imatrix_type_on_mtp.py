@@ -30,7 +30,7 @@ def check(ctx: LintContext):
         floor = rank(mtp.type) if mtp.type else 0.0
         risky = [t for t in r.ladder if t in ggml.IMATRIX_TYPES and rank(t) >= floor]
         if risky:
-            yield Diagnostic(CODE, f"{', '.join(risky)} need imatrix data, which MTP tensors may lack",
+            yield Diagnostic(CODE, f"{', '.join(risky)} {'needs' if len(risky) == 1 else 'need'} imatrix data, which MTP tensors may lack",
                              r.spans.get("ladder"),
                              hint="add `mtp optimise floor Q4_K` or `mtp keep Q6_K` (compile also drops them "
                                   "for tensors without data)")

@@ -4,9 +4,8 @@ divide makes llama-quantize fail. compile checks every tensor; lint warns where 
 Bad:
     ladder Q4_K NVFP4 Q8_0
 
-Good (rows not divisible by 64 are kept off NVFP4 by a ceiling or pin):
-    ladder Q4_K NVFP4 Q8_0
-    pin    ffn_down Q8_0   # recipec: ignore[L006]
+Good (MXFP4's block of 32 divides every row llama.cpp models have):
+    ladder Q4_K MXFP4 Q8_0
 """
 
 from recipec import ggml

@@ -1,0 +1,226 @@
+"""ImatrixStats: per-tensor activation statistics; merge, coverage against a model, loading.
+
+Full files (GGUF imatrix, legacy .dat) give raw arrays: `in_sum2` [n_mat, ne0] and `counts`
+[n_mat]. A summary JSON (recipec.imatrix/1) stands in for a full file: it keeps `counts`,
+`importance` (per matrix / expert) and `fingerprint`, which is all the compiler needs, and has
+`in_sum2 = None`. Code that needs raw arrays checks `ImatrixStats.has_raw`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from recipec.diagnostics import Diagnostic, error
+from recipec.modelinfo import ModelInfo, TensorInfo
+
+# Roles that are matrix multiplications llama-imatrix never sees (or that quantize ignores).
+NO_DATA_ROLES = frozenset({"token_embd", "ssm_conv1d", "position_embd", "token_types",
+                           "ffn_gate_inp", "shortconv.conv"})
+
+
+@dataclass(frozen=True)
+class TensorStats:
+    """One weight's statistics: counts per matrix, importance per matrix, a fingerprint, raw sums."""
+
+    name: str
+    ne0: int  # columns (the row length of the weight)
+    counts: np.ndarray  # [n_mat] float64: tokens seen per matrix (per expert for MoE)
+    importance: tuple[float, ...]  # per matrix: mean over columns of the mean square
+    fingerprint: str  # short hash of in_sum2: equal sums -> equal fingerprint
+    in_sum2: np.ndarray | None = field(default=None, repr=False)  # [n_mat, ne0] float32 or None
+    in_sum: np.ndarray | None = field(default=None, repr=False)  # optional plain sums
+
+    @property
+    def n_mat(self) -> int:
+        return int(self.counts.shape[0])
+
+    @property
+    def has_raw(self) -> bool:
+        return self.in_sum2 is not None
+
+    def mean_square(self) -> np.ndarray:
+        """[n_mat, ne0] float64 in_sum2 / counts; a matrix without tokens is neutral (1.0)."""
+        if self.in_sum2 is None:
+            raise ValueError(f"{self.name}: a summary has no per-column data")
+        return _mean_square(self.in_sum2, self.counts)
+
+
+def _mean_square(in_sum2: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    c = counts.astype(np.float64)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ms = in_sum2.astype(np.float64) / np.where(c > 0, c, 1.0)
+    return np.where(c > 0, ms, 1.0)
+
+
+def fingerprint(in_sum2: np.ndarray) -> str:
+    """16 hex digits over the shape and the float32 sums rounded to 12 mantissa bits."""
+    bits = np.ascontiguousarray(in_sum2, dtype="<f4").view("<u4")
+    bits = (bits + np.uint32(0x400)) & np.uint32(0xFFFFF800)
+    bits[bits == 0x80000000] = 0  # -0.0 == 0.0
+    h = hashlib.blake2b(digest_size=8)
+    h.update(repr(tuple(in_sum2.shape)).encode())
+    h.update(memoryview(bits))
+    return h.hexdigest()
+
+
+def tensor_stats(name: str, in_sum2: np.ndarray, counts: np.ndarray,
+                 in_sum: np.ndarray | None = None, where: str = "") -> TensorStats:
+    """TensorStats from raw arrays (in_sum2 [n_mat, ne0], counts [n_mat]); checks they agree."""
+    counts = np.asarray(counts, dtype=np.float64).reshape(-1)
+    in_sum2 = np.asarray(in_sum2, dtype=np.float32)
+    pre = f"{where}: " if where else ""
+    if in_sum2.ndim != 2 or in_sum2.shape[0] != counts.shape[0] or in_sum2.shape[1] < 1:
+        raise error("I103", f"{pre}{name}: in_sum2 {list(in_sum2.shape)} does not match "
+                            f"{counts.shape[0]} counts")
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise error("I103", f"{pre}{name}: counts must be finite and >= 0")
+    if not np.all(np.isfinite(in_sum2)) or np.any(in_sum2 < 0):
+        raise error("I103", f"{pre}{name}: in_sum2 holds negative or non-finite values")
+    if np.any((counts == 0) & np.any(in_sum2 != 0, axis=1)):
+        raise error("I103", f"{pre}{name}: a matrix with count 0 has non-zero in_sum2")
+    if in_sum is not None:
+        in_sum = np.asarray(in_sum, dtype=np.float32)
+        if in_sum.size != in_sum2.size:
+            raise error("I103", f"{pre}{name}: in_sum has {in_sum.size} values, in_sum2 {in_sum2.size}")
+        in_sum = in_sum.reshape(in_sum2.shape)
+    imp = np.where(counts > 0, in_sum2.mean(axis=1, dtype=np.float64) / np.where(counts > 0, counts, 1), 1.0)
+    return TensorStats(name=name, ne0=int(in_sum2.shape[1]), counts=counts,
+                       importance=tuple(float(x) for x in imp), fingerprint=fingerprint(in_sum2),
+                       in_sum2=in_sum2, in_sum=in_sum)
+
+
+@dataclass(frozen=True)
+class ImatrixStats:
+    """The statistics of one imatrix (or of several merged), by tensor name."""
+
+    tensors: Mapping[str, TensorStats]
+    datasets: tuple[str, ...] = ()
+    chunk_count: int = 0
+    chunk_size: int = 0
+    n_layer_nextn: int = 0  # MTP blocks collected (`llama-imatrix --nextn`)
+    format: str = "gguf"  # gguf | dat | summary | merged
+    sources: tuple[str, ...] = ()  # file names read
+
+    @property
+    def has_raw(self) -> bool:
+        """True when every tensor has in_sum2 (full files, not summaries)."""
+        return all(t.has_raw for t in self.tensors.values())
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self.tensors))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tensors
+
+    def get(self, name: str) -> TensorStats | None:
+        return self.tensors.get(name)
+
+    def importance(self, name: str) -> tuple[float, ...] | None:
+        t = self.tensors.get(name)
+        return t.importance if t else None
+
+    def fingerprint(self, name: str) -> str | None:
+        t = self.tensors.get(name)
+        return t.fingerprint if t else None
+
+    def mean_square(self, name: str) -> np.ndarray | None:
+        t = self.tensors.get(name)
+        return t.mean_square() if t is not None and t.has_raw else None
+
+
+def _merge_pair(a: TensorStats, b: TensorStats) -> TensorStats:
+    if a.ne0 != b.ne0 or a.n_mat != b.n_mat:
+        raise error("I105", f"{a.name}: cannot merge [{a.n_mat} x {a.ne0}] with [{b.n_mat} x {b.ne0}]",
+                    hint="merge only imatrices collected on the same model")
+    if a.has_raw and b.has_raw:
+        s2 = a.in_sum2.astype(np.float64) + b.in_sum2
+        s1 = (a.in_sum.astype(np.float64) + b.in_sum) if a.in_sum is not None and b.in_sum is not None else None
+        return tensor_stats(a.name, s2.astype(np.float32), a.counts + b.counts,
+                            None if s1 is None else s1.astype(np.float32))
+    # A summary: importance is a count-weighted mean; the fingerprint combines both.
+    c = a.counts + b.counts
+    ia, ib = np.array(a.importance) * (a.counts > 0), np.array(b.importance) * (b.counts > 0)
+    imp = np.where(c > 0, (ia * a.counts + ib * b.counts) / np.where(c > 0, c, 1), 1.0)
+    fp = hashlib.blake2b(f"{a.fingerprint}+{b.fingerprint}".encode(), digest_size=8).hexdigest()
+    return TensorStats(a.name, a.ne0, c, tuple(float(x) for x in imp), fp)
+
+
+def merge(stats: Iterable[ImatrixStats]) -> ImatrixStats:
+    """Merge imatrices the way llama-imatrix does: sum in_sum2 and counts (never average means)."""
+    items = list(stats)
+    if not items:
+        raise ValueError("nothing to merge")
+    if len(items) == 1:
+        return items[0]
+    out: dict[str, TensorStats] = {}
+    for s in items:
+        for name, t in s.tensors.items():
+            out[name] = _merge_pair(out[name], t) if name in out else t
+    datasets = tuple(dict.fromkeys(d for s in items for d in s.datasets))
+    size = next((s.chunk_size for s in items if s.chunk_size), 0)
+    return ImatrixStats(tensors=dict(sorted(out.items())), datasets=datasets,
+                        chunk_count=sum(s.chunk_count for s in items), chunk_size=size,
+                        n_layer_nextn=min(s.n_layer_nextn for s in items), format="merged",
+                        sources=tuple(x for s in items for x in s.sources))
+
+
+def expects_data(t: TensorInfo) -> bool:
+    """True for weights llama-imatrix collects and llama-quantize uses (2-D/3-D matmul weights)."""
+    return (len(t.shape) >= 2 and t.name.endswith(".weight") and t.role not in NO_DATA_ROLES
+            and not t.name.endswith("_norm.weight"))
+
+
+def _listing(names: list[str], limit: int = 8) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def coverage(stats: ImatrixStats, model: ModelInfo, where: str = "imatrix") -> list[Diagnostic]:
+    """I104 warnings: model tensors without data, entries the model lacks, shape mismatches."""
+    diags: list[Diagnostic] = []
+    missing = [t for t in model.tensors if expects_data(t) and t.name not in stats.tensors]
+    mtp = [t.name for t in missing if t.mtp]
+    trunk = [t.name for t in missing if not t.mtp]
+    if trunk:
+        diags.append(Diagnostic("I104", f"{where}: {len(trunk)} quantizable tensors have no data: "
+                                        f"{_listing(trunk)}",
+                                hint="collect the imatrix on this model", notes=tuple(trunk)))
+    if mtp:
+        diags.append(Diagnostic("I104", f"{where}: the MTP tensors have no data ({len(mtp)}: "
+                                        f"{_listing(mtp)})",
+                                hint="collect with `llama-imatrix --nextn`, or keep MTP on types "
+                                     "that need no imatrix", notes=tuple(mtp)))
+    extra = [n for n in stats.names if model.tensor(n) is None]
+    if extra:
+        diags.append(Diagnostic("I104", f"{where}: {len(extra)} entries name tensors the model lacks: "
+                                        f"{_listing(extra)}",
+                                hint="was the imatrix collected on another model?", notes=tuple(extra)))
+    bad = []
+    for name in stats.names:
+        t, s = model.tensor(name), stats.tensors[name]
+        if t is None:
+            continue
+        n_mat = t.shape[2] if len(t.shape) >= 3 else 1
+        if not ((s.ne0 == t.shape[0] and s.n_mat == n_mat) or (s.n_mat == 1 and s.ne0 == t.shape[0] * n_mat)):
+            bad.append(f"{name} ({s.n_mat} x {s.ne0} vs {list(t.shape)})")
+    if bad:
+        diags.append(Diagnostic("I104", f"{where}: {len(bad)} entries do not fit the tensor's shape: "
+                                        f"{_listing(bad)}",
+                                hint="the imatrix comes from another model or variant", notes=tuple(bad)))
+    return diags
+
+
+def load_imatrix(path: str | os.PathLike, model: ModelInfo | None = None) -> ImatrixStats:
+    """ImatrixStats from a GGUF imatrix, a legacy .dat or a summary JSON (sniffed by content).
+
+    MODEL, when given, lets a legacy .dat split MoE entries into one matrix per expert.
+    """
+    from recipec.imatrix_files import read_imatrix
+
+    return read_imatrix(path, model)
