@@ -34,12 +34,16 @@ class _CheckedReader(GGUFReader):
     region = "header"
 
     def _get(self, offset: int, dtype: Any, count: int = 1, override_order: Any = None) -> np.ndarray:
-        count = int(count)
-        end = int(offset) + np.dtype(dtype).itemsize * count
+        if type(self.data) is np.memmap:  # slicing a plain view of the map is much cheaper
+            self.data = self.data.view(np.ndarray)
+        count, offset, dt = int(count), int(offset), np.dtype(dtype)
+        end = offset + dt.itemsize * count
         if offset < 0 or count < 0 or end > len(self.data):
             raise _Corrupt(f"truncated in the {self.region}: needs bytes up to {end}, "
                            f"the file has {len(self.data)}")
-        return super()._get(offset, dtype, count, override_order)
+        arr = self.data[offset:end].view(dt)
+        order = self.byte_order if override_order is None else override_order
+        return arr if order == "I" else arr.view(arr.dtype.newbyteorder(order))
 
     def _left(self, offs: int) -> int:
         return len(self.data) - int(offs)

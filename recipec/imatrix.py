@@ -57,15 +57,31 @@ def _mean_square(in_sum2: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.where(c > 0, ms, 1.0)
 
 
+def _scan(in_sum2: np.ndarray) -> tuple[str, bool]:
+    """(fingerprint, every value finite and >= 0) in one cache-friendly pass."""
+    flat = np.ascontiguousarray(in_sum2, dtype="<f4").reshape(-1).view("<u4")
+    h = hashlib.sha1(repr(tuple(in_sum2.shape)).encode())
+    valid = True
+    for start in range(0, flat.size, 1 << 18):  # cache-sized pieces: no large temporaries
+        chunk = flat[start:start + (1 << 18)]
+        if chunk.max() >= 0x7F800000:  # inf/NaN, or the sign bit: only -0.0 may pass
+            valid = valid and not ((chunk & np.uint32(0x7FFFFFFF)) >= 0x7F800000).any() \
+                and not (chunk > 0x80000000).any()
+        bits = chunk & np.uint32(0x7FFFFFFF)  # drops the sign of -0.0
+        bits >>= np.uint32(15)
+        bits += np.uint32(1)
+        bits >>= np.uint32(1)  # round to nearest, keep the top 16 bits (bfloat16 precision)
+        h.update(memoryview(bits.astype("<u2")))
+    return h.hexdigest()[:16], valid
+
+
 def fingerprint(in_sum2: np.ndarray) -> str:
-    """16 hex digits over the shape and the float32 sums rounded to 12 mantissa bits."""
-    bits = np.ascontiguousarray(in_sum2, dtype="<f4").view("<u4")
-    bits = (bits + np.uint32(0x400)) & np.uint32(0xFFFFF800)
-    bits[bits == 0x80000000] = 0  # -0.0 == 0.0
-    h = hashlib.blake2b(digest_size=8)
-    h.update(repr(tuple(in_sum2.shape)).encode())
-    h.update(memoryview(bits))
-    return h.hexdigest()
+    """16 hex digits over the shape and the sums rounded to bfloat16 precision (8 mantissa bits).
+
+    Tensors that read the same input have identical sums, hence equal fingerprints; rounding
+    keeps the fingerprint stable across formats and float noise, and halves the bytes hashed.
+    """
+    return _scan(in_sum2)[0]
 
 
 def tensor_stats(name: str, in_sum2: np.ndarray, counts: np.ndarray,
@@ -79,18 +95,20 @@ def tensor_stats(name: str, in_sum2: np.ndarray, counts: np.ndarray,
                             f"{counts.shape[0]} counts")
     if not np.all(np.isfinite(counts)) or np.any(counts < 0):
         raise error("I103", f"{pre}{name}: counts must be finite and >= 0")
-    if not np.all(np.isfinite(in_sum2)) or np.any(in_sum2 < 0):
+    means = in_sum2.mean(axis=1, dtype=np.float64)
+    fp, valid = _scan(in_sum2)
+    if not valid:
         raise error("I103", f"{pre}{name}: in_sum2 holds negative or non-finite values")
-    if np.any((counts == 0) & np.any(in_sum2 != 0, axis=1)):
+    if np.any(means[counts == 0] != 0):
         raise error("I103", f"{pre}{name}: a matrix with count 0 has non-zero in_sum2")
     if in_sum is not None:
         in_sum = np.asarray(in_sum, dtype=np.float32)
         if in_sum.size != in_sum2.size:
             raise error("I103", f"{pre}{name}: in_sum has {in_sum.size} values, in_sum2 {in_sum2.size}")
         in_sum = in_sum.reshape(in_sum2.shape)
-    imp = np.where(counts > 0, in_sum2.mean(axis=1, dtype=np.float64) / np.where(counts > 0, counts, 1), 1.0)
+    imp = np.where(counts > 0, means / np.where(counts > 0, counts, 1), 1.0)
     return TensorStats(name=name, ne0=int(in_sum2.shape[1]), counts=counts,
-                       importance=tuple(float(x) for x in imp), fingerprint=fingerprint(in_sum2),
+                       importance=tuple(float(x) for x in imp), fingerprint=fp,
                        in_sum2=in_sum2, in_sum=in_sum)
 
 

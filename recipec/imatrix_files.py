@@ -55,9 +55,9 @@ def read_gguf_imatrix(path: str | os.PathLike) -> ImatrixStats:
         s1 = g.get(".in_sum")
         try:
             tensors[name] = tensor_stats(
-                name, np.array(s2.data, dtype=np.float32).reshape(n_mat, ne0),
+                name, np.asarray(s2.data, dtype=np.float32).reshape(n_mat, ne0),  # a view of the map
                 np.array(counts.data, dtype=np.float64).reshape(-1),
-                None if s1 is None else np.array(s1.data, dtype=np.float32), where=str(path))
+                None if s1 is None else np.asarray(s1.data, dtype=np.float32), where=str(path))
         except (ValueError, OSError) as exc:  # a truncated data region
             raise error("I101", f"{path}: cannot read {name}: {exc}") from None
     if not tensors:

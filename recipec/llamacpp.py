@@ -6,6 +6,7 @@ Modelled on src/llama-quant.cpp and tools/quantize/quantize.cpp of the pinned ll
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
@@ -126,15 +127,10 @@ class Rule:
         return compile_pattern(self.pattern)
 
 
-_COMPILED: dict[str, re.Pattern] = {}
-
-
+@functools.lru_cache(maxsize=8192)
 def compile_pattern(pattern: str) -> re.Pattern:
     """PATTERN lower-cased and compiled (cached); raises re.error when Python cannot compile it."""
-    rx = _COMPILED.get(pattern)
-    if rx is None:
-        rx = _COMPILED[pattern] = re.compile(lower_pattern(pattern))
-    return rx
+    return re.compile(lower_pattern(pattern))
 
 
 @dataclass(frozen=True)
@@ -246,10 +242,13 @@ def output_kv_bytes(path) -> int:
 
 @dataclass(frozen=True)
 class SizePrediction:
-    """The predicted output file size: exact when slack is 0, else within [bytes, bytes + slack]."""
+    """The predicted output file size: exact when slack is 0, else within [bytes, bytes + slack].
+
+    slack is None when nothing is known of the source's key/value section (tokenizer included).
+    """
 
     bytes: int
-    slack: int
+    slack: int | None
     metadata_bytes: int
     data_bytes: int
 
@@ -273,7 +272,7 @@ def predict_file_size(model: ModelInfo, types: Mapping[str, str], *, kv_bytes: i
         meta = model.sources[0].data_offset
         added = sum(8 + len(k) + 8 for k in _ADDED_KEYS)
         return SizePrediction(meta + data, pad(added, align), meta, data)
-    # Split or unknown source: the key section is bounded by the first shard's header.
+    # Split source: the key section is bounded by the first shard's header; no source: unknown.
     meta = pad(GGUF_HEADER_BYTES + infos, align)
-    slack = model.sources[0].data_offset if model.sources else 1 << 20
+    slack = model.sources[0].data_offset if model.sources else None
     return SizePrediction(meta + data, slack, meta, data)

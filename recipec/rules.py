@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from recipec.diagnostics import Diagnostic, DiagnosticError
-from recipec.llamacpp import Rule, is_quantizable, simulate
+from recipec import ggml
+from recipec.llamacpp import Rule, is_quantizable, shape_fallback, simulate
 from recipec.modelinfo import ModelInfo
 
 _BLOCK = re.compile(r"^blk\.(0|[1-9][0-9]*)\.(.+)$")
@@ -162,6 +163,16 @@ def synthesize(model: ModelInfo, assignment: Mapping[str, str], *, leave_output:
     if missing:
         raise DiagnosticError(Diagnostic(
             "Q201", f"{len(missing)} quantized tensor(s) have no planned type", notes=tuple(missing[:20])))
+    wanted = set(names)
+    unwritable = [f"{t.name}: {assignment[t.name]} on rows of {t.shape[0]} ("
+                  + (f"llama-quantize would write {fb}" if (fb := shape_fallback(assignment[t.name], t.shape[0]))
+                     else "no fallback: the run fails") + ")"
+                  for t in model.tensors if t.name in wanted
+                  and not ggml.divides(assignment[t.name], t.shape[0])]
+    if unwritable:
+        raise DiagnosticError(Diagnostic(
+            "Q202", f"{len(unwritable)} planned type(s) cannot be written for the tensor's row length",
+            notes=tuple(unwritable[:20])))
     present: set[tuple[int, str]] = set()
     by_role: dict[tuple[str, str], set[int]] = {}
     globals_by_type: dict[str, list[str]] = {}

@@ -28,7 +28,7 @@ EXTRA_ROLES: tuple[str, ...] = (
     "blk.{bid}.attn_output", "output", "blk.{bid}.attn_qkv", "blk.{bid}.attn_gate",
 )
 TYPES = sorted(ggml.TARGET_TYPES)
-RECORDER: list | None = None  # set to a list to collect every generated case (differential test)
+CORPUS: list = []  # every case the exactness test generated (reused by the differential test)
 ROW = 256  # every target type's block divides it: no fallbacks in the property corpora
 
 
@@ -79,8 +79,7 @@ def _types(rules, model, first_match=True):
 
 def check_exact(model, assignment, order_seed: int = 0) -> list[Rule]:
     rules = synthesize(model, assignment)
-    if RECORDER is not None:
-        RECORDER.append((model, assignment, rules))
+    CORPUS.append((model, assignment, rules))
     assert _types(rules, model) == assignment
     assert _types(rules, model, first_match=False) == assignment
     shuffled = list(rules)
