@@ -24,6 +24,9 @@ _MIN_SIZE = {
 }
 
 
+_ARRAY = int(GGUFValueType.ARRAY)
+
+
 class _Corrupt(Exception):
     """A count or offset in the file cannot be right (raised inside the reader, translated once)."""
 
@@ -55,7 +58,7 @@ class _CheckedReader(GGUFReader):
         return super()._build_fields(offs, count)
 
     def _get_field_parts(self, orig_offs: int, raw_type: int) -> Any:
-        if raw_type == GGUFValueType.ARRAY:
+        if raw_type == _ARRAY:
             itype = int(self._get(orig_offs, np.uint32)[0])
             alen = int(self._get(orig_offs + 4, np.uint64)[0])
             size = _MIN_SIZE.get(itype)

@@ -107,8 +107,9 @@ def read_dat_imatrix(path: str | os.PathLike, model: ModelInfo | None = None) ->
     cur = _Cursor(data, str(path))
     n = cur.int32("the entry count")
     if n < 1 or n * 16 > cur.left():
-        raise error("I101", f"{path}: entry count {n} is impossible for a file of {len(data)} bytes",
-                    hint="is this an imatrix? legacy files start with the number of entries")
+        raise error("I101", f"{path}: not an imatrix (wrong magic {data[:4]!r}: not GGUF, not JSON; as a "
+                            f"legacy .dat its entry count {n} is impossible for {len(data)} bytes)",
+                    hint="pass an imatrix written by llama-imatrix, or its summary JSON")
     tensors: dict[str, TensorStats] = {}
     for i in range(n):
         length = cur.int32(f"the name length of entry {i + 1}")

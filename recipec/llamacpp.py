@@ -34,6 +34,7 @@ _GLM5_NEXT_SUBSTRINGS: tuple[str, ...] = (
     "indexer_compressor_ape", "ssm_f_a.weight", "ssm_f_b.weight", "ssm_g_a.weight",
     "ssm_g_b.weight", "ssm_beta.weight", "attn_kv_a_mqa.weight", "attn_k_b.weight", "attn_v_b.weight",
 )
+_NEVER_RX = re.compile("|".join(map(re.escape, NEVER_QUANTIZED_SUBSTRINGS)))
 TOKEN_EMBD_NAMES: frozenset[str] = frozenset({"token_embd.weight", "per_layer_token_embd.weight"})
 OUTPUT_NAME = "output.weight"
 
@@ -67,7 +68,7 @@ def is_quantizable(tensor: TensorInfo | str, shape: Sequence[int] = (), *, arch:
         return False
     if leave_output and name == OUTPUT_NAME:
         return False
-    if name in NEVER_QUANTIZED_NAMES or any(s in name for s in NEVER_QUANTIZED_SUBSTRINGS):
+    if name in NEVER_QUANTIZED_NAMES or _NEVER_RX.search(name):
         return False
     if arch == "glm5-next" and any(s in name for s in _GLM5_NEXT_SUBSTRINGS):
         return False

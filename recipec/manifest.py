@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,13 @@ def manifest_dict(info: ModelInfo) -> dict[str, Any]:
     }
 
 
+_NUMBER_LIST = re.compile(r"\[\n\s+(-?[0-9][-0-9.eE+]*(?:,\n\s+-?[0-9][-0-9.eE+]*)*)\n\s*\]")
+
+
 def dumps_json(data: Any) -> str:
-    """Deterministic JSON text: sorted keys, indent 2, trailing newline."""
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """Deterministic JSON text: sorted keys, indent 2, lists of numbers on one line, trailing newline."""
+    text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    return _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\n\s+", ", ", m.group(1)) + "]", text) + "\n"
 
 
 def dumps_manifest(info: ModelInfo) -> str:
@@ -125,5 +130,5 @@ def load_model(path: str | os.PathLike) -> ModelInfo:
         return read_gguf_model(path)
     if head.lstrip()[:1] == b"{":
         return read_manifest(path)
-    raise error("M101", f"{path}: neither a GGUF model nor a manifest JSON",
+    raise error("M101", f"{path}: neither a GGUF model (wrong magic {head[:4]!r}) nor a manifest JSON",
                 hint="pass a .gguf model (first shard) or a recipec manifest")

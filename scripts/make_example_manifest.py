@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build examples/qwen3.5-35b-a3b.manifest.json from the published text config.
+"""Build examples/qwen3.5-35b-a3b.manifest.json (and a synthetic imatrix summary) from the config.
 
 The tensor table follows llama.cpp's converter for Qwen3.5 MoE (qwen35moe): every
 `full_attention_interval`-th block is full attention (attn_q holds q and its gate), the others
@@ -7,7 +7,11 @@ are gated-delta-net blocks; every block has a router, 3-D expert stacks and a sh
 the MTP block is appended as blk.N with its nextn.* tensors. Weights are BF16; 1-D tensors,
 norms, routers and ssm_conv1d are F32, as the converter stores them.
 
-    python scripts/make_example_manifest.py [--config C] [--out M]
+The imatrix summary (examples/qwen3.5-35b-a3b.imatrix.json) is synthetic and deterministic
+(fixed seed): uneven expert counts, one never-routed expert per stack, equal sums for tensors that
+read the same input, and no data for the MTP block (as llama-imatrix without --nextn).
+
+    python scripts/make_example_manifest.py [--config C] [--out M] [--imatrix-out I] [--seed 0]
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from recipec.fixtures import imatrix_entries  # noqa: E402
+from recipec.imatrix import ImatrixStats, tensor_stats  # noqa: E402
+from recipec.imatrix_files import dumps_summary  # noqa: E402
 from recipec.manifest import dumps_manifest  # noqa: E402
 from recipec.modelinfo import ModelInfo, make_tensor  # noqa: E402
 
@@ -98,13 +105,30 @@ def build(c: dict) -> ModelInfo:
                      alignment=32, sources=(), metadata=md)
 
 
+def synthetic_imatrix(info: ModelInfo, seed: int = 0) -> ImatrixStats:
+    """A deterministic synthetic imatrix for INFO (100 chunks of 512 tokens, no MTP data)."""
+    entries = imatrix_entries(info, seed=seed, nextn=False, chunk_count=100, chunk_size=512)
+    stats = {}
+    for name in sorted(entries):  # one at a time: the summary keeps no raw arrays
+        s2, counts = entries.pop(name)
+        t = tensor_stats(name, s2, counts)
+        stats[name] = type(t)(t.name, t.ne0, t.counts, t.importance, t.fingerprint)
+    return ImatrixStats(tensors=stats, datasets=("synthetic (seed %d)" % seed,), chunk_count=100,
+                        chunk_size=512, format="summary")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(ROOT / "examples" / "qwen3.5-35b-a3b.config.json"))
     ap.add_argument("--out", default=str(ROOT / "examples" / "qwen3.5-35b-a3b.manifest.json"))
+    ap.add_argument("--imatrix-out", default=str(ROOT / "examples" / "qwen3.5-35b-a3b.imatrix.json"),
+                    help="where to write the synthetic imatrix summary ('' to skip)")
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     info = build(json.loads(Path(args.config).read_text(encoding="utf-8")))
     Path(args.out).write_text(dumps_manifest(info), encoding="utf-8")
+    if args.imatrix_out:
+        Path(args.imatrix_out).write_text(dumps_summary(synthetic_imatrix(info, args.seed)), encoding="utf-8")
     trunk = [t for t in info.tensors if not t.mtp]
     params = sum(t.n_elements for t in trunk)
     nbytes = sum(t.n_elements * (2 if t.type == "BF16" else 4) for t in trunk)

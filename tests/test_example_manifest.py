@@ -4,12 +4,14 @@ import importlib.util
 import json
 from pathlib import Path
 
+from recipec.imatrix import coverage, load_imatrix
 from recipec.manifest import dumps_manifest
 from recipec.modelinfo import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "examples" / "qwen3.5-35b-a3b.manifest.json"
 CONFIG = ROOT / "examples" / "qwen3.5-35b-a3b.config.json"
+IMATRIX = ROOT / "examples" / "qwen3.5-35b-a3b.imatrix.json"
 
 
 def _script():
@@ -39,12 +41,25 @@ def test_published_figures():
 
 
 def test_regenerates_byte_for_byte(tmp_path):
-    out = tmp_path / "m.json"
-    assert _script().main(["--config", str(CONFIG), "--out", str(out)]) == 0
+    out, imat = tmp_path / "m.json", tmp_path / "i.json"
+    assert _script().main(["--config", str(CONFIG), "--out", str(out), "--imatrix-out", str(imat)]) == 0
     assert out.read_bytes() == MANIFEST.read_bytes()
+    assert imat.read_bytes() == IMATRIX.read_bytes()
     assert dumps_manifest(load_model(MANIFEST)) == MANIFEST.read_text()
 
 
 def test_config_copy_matches_the_published_numbers():
     c = json.loads(CONFIG.read_text())
     assert c["num_hidden_layers"] == 40 and c["mtp_num_hidden_layers"] == 1
+
+
+def test_example_imatrix_summary():
+    assert IMATRIX.stat().st_size < 1 << 20
+    stats = load_imatrix(IMATRIX)
+    info = load_model(MANIFEST)
+    assert stats.format == "summary" and not stats.has_raw and stats.chunk_count == 100
+    t = stats.get("blk.0.ffn_down_exps.weight")
+    assert t.n_mat == 256 and len(t.importance) == 256 and t.counts[-1] == 0 and t.importance[-1] == 1.0
+    assert stats.fingerprint("blk.3.attn_q.weight") == stats.fingerprint("blk.3.attn_k.weight")
+    diags = coverage(stats, info)
+    assert len(diags) == 1 and "MTP" in diags[0].message

@@ -170,6 +170,10 @@ def _write_gguf_imatrix(path, tensors, kind="imatrix"):
     ({"a.weight.in_sum2": np.ones((1, 8), np.float32), "a.weight.counts": np.ones((1, 1), np.float32),
       "a.weight.in_sum": np.ones((1, 4), np.float32)}, "in_sum"),
     ({"a.weight.in_sum2": np.ones((1, 8), np.float16), "a.weight.counts": np.ones((1, 1), np.float32)}, "F32"),
+    ({"a.weight.in_sum2": np.full((1, 8), np.nan, np.float32), "a.weight.counts": np.ones((1, 1), np.float32)},
+     "non-finite"),
+    ({"a.weight.in_sum2": -np.ones((1, 8), np.float32), "a.weight.counts": np.ones((1, 1), np.float32)},
+     "negative"),
 ])
 def test_inconsistent_imatrix(tmp_path, tensors, needle):
     p = _write_gguf_imatrix(tmp_path / "bad.gguf", tensors)

@@ -1,5 +1,6 @@
 """Corrupted and truncated inputs give diagnostics, never another exception (property tests)."""
 
+import struct
 from pathlib import Path
 
 import gguf
@@ -91,3 +92,34 @@ def test_the_samples_are_valid(samples):
     for kind in ("model", "imatrix", "dat"):
         _check(samples, kind, samples[kind][0])
     load_model(samples["dir"] / "case.model")
+
+
+def _gguf(kvs: list[tuple[bytes, bytes]], n_tensors: int = 0) -> bytes:
+    b = b"GGUF" + struct.pack("<IQQ", 3, n_tensors, len(kvs))
+    for key, body in kvs:
+        b += struct.pack("<Q", len(key)) + key + body
+    return b
+
+
+@pytest.mark.parametrize("data, needle", [
+    (b"GGUF", "truncated in the header"),
+    (b"GGML" + b"\0" * 20, "wrong magic"),
+    (b"GGUF" + struct.pack("<IQQ", 7, 0, 0), "unsupported GGUF version 7"),
+    (b"GGUF" + struct.pack("<IQQ", 3, 0, 2 ** 63), "absurd metadata count"),
+    (b"GGUF" + struct.pack("<IQQ", 3, 2 ** 40, 0), "absurd tensor count"),
+    (_gguf([(b"a", struct.pack("<IIQ", 9, 0, 2 ** 62))]), "absurd array length"),
+    (_gguf([(b"a", struct.pack("<IIQ", 9, 8, 2 ** 40) + b"\0" * 64)]), "absurd array length"),
+    (_gguf([(b"a", struct.pack("<I", 99))]), "GGUFValueType"),
+    (_gguf([(b"general.architecture", struct.pack("<IQ", 8, 2 ** 50) + b"llama")]), "truncated in the metadata"),
+    (_gguf([], 1) + struct.pack("<Q", 1) + b"t" + struct.pack("<I", 9) + b"\0" * 100, "dimensions"),
+    (_gguf([], 1) + struct.pack("<Q", 1) + b"t" + struct.pack("<IQQ", 2, 4, 0) + b"\0" * 100, "absurd dimensions"),
+    (_gguf([], 1) + struct.pack("<Q", 1) + b"t" + struct.pack("<IQIQ", 1, 4, 0, 10 ** 9), "tensor data"),
+])
+def test_crafted_headers(tmp_path, data, needle):
+    p = tmp_path / "x.gguf"
+    p.write_bytes(data)
+    for load, code in ((load_model, "M101"), (load_imatrix, "I101")):
+        with pytest.raises(DiagnosticError) as e:
+            load(p)
+        d = e.value.diagnostics[0]
+        assert d.code == code and str(p) in d.message and needle in d.message, d.message
