@@ -37,10 +37,12 @@ class TensorStats:
 
     @property
     def n_mat(self) -> int:
+        """Matrices (experts for a MoE stack, else 1)."""
         return int(self.counts.shape[0])
 
     @property
     def has_raw(self) -> bool:
+        """True when in_sum2 is present (read from a full file, not a summary)."""
         return self.in_sum2 is not None
 
     def mean_square(self) -> np.ndarray:
@@ -131,6 +133,7 @@ class ImatrixStats:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Tensor names with data, sorted."""
         return tuple(sorted(self.tensors))
 
     def __contains__(self, name: object) -> bool:
@@ -140,14 +143,17 @@ class ImatrixStats:
         return self.tensors.get(name)
 
     def importance(self, name: str) -> tuple[float, ...] | None:
+        """Importance per matrix of NAME (mean of its mean squares), or None without data."""
         t = self.tensors.get(name)
         return t.importance if t else None
 
     def fingerprint(self, name: str) -> str | None:
+        """Fingerprint of NAME's in_sum2 (for `tie auto`), or None without data."""
         t = self.tensors.get(name)
         return t.fingerprint if t else None
 
     def mean_square(self, name: str) -> np.ndarray | None:
+        """[n_mat, ne0] mean squares of NAME, or None without raw data."""
         t = self.tensors.get(name)
         return t.mean_square() if t is not None and t.has_raw else None
 

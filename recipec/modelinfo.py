@@ -120,10 +120,12 @@ class ModelInfo:
 
     @property
     def trunk_tensors(self) -> tuple[TensorInfo, ...]:
+        """Tensors outside the MTP blocks (globals included)."""
         return tuple(t for t in self.tensors if not t.mtp)
 
     @property
     def mtp_tensors(self) -> tuple[TensorInfo, ...]:
+        """Tensors of the MTP blocks (blocks past the trunk and `nextn.*`)."""
         return tuple(t for t in self.tensors if t.mtp)
 
     @property
@@ -133,22 +135,27 @@ class ModelInfo:
 
     @property
     def expert_count(self) -> int:
+        """Experts per MoE layer (0 for dense models)."""
         return int(self.metadata.get("expert_count") or 0)
 
     @property
     def expert_used_count(self) -> int:
+        """Experts routed per token (the largest over layers when per-layer)."""
         return int(self._per_layer("expert_used_count", None, 0) or 0)
 
     @property
     def embedding_length(self) -> int:
+        """n_embd."""
         return int(self.metadata.get("embedding_length") or 0)
 
     @property
     def context_length(self) -> int:
+        """The training context length."""
         return int(self.metadata.get("context_length") or 0)
 
     @property
     def vocab_size(self) -> int:
+        """Vocabulary size (`vocab_size`, else the tokenizer's token count, else token_embd's ne1)."""
         return int(self.metadata.get("vocab_size") or 0)
 
     def head_count(self, layer: int | None = None) -> int:
@@ -171,6 +178,7 @@ class ModelInfo:
 
     @property
     def value_length(self) -> int:
+        """Per-head value length (attention.value_length, else key_length)."""
         v = self.metadata.get("attention.value_length")
         return self.key_length if v is None else int(v)
 
@@ -196,6 +204,7 @@ class ModelInfo:
 
     @property
     def is_hybrid(self) -> bool:
+        """True when some blocks are recurrent and others full attention."""
         return bool(self.recurrent_layers) and bool(self.full_attention_layers)
 
 

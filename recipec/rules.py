@@ -31,7 +31,7 @@ def escape(literal: str) -> str:
             out.append(c)
         elif c == ".":
             out.append(r"\.")
-        elif c in "-":
+        elif c == "-":
             out.append(f"[{c}]")
         else:
             raise ValueError(f"cannot write {c!r} portably")
@@ -95,10 +95,8 @@ def layer_regex(layers: Iterable[int]) -> str:
     return "|".join(alts)
 
 
-def _alternation(items: Sequence[str], capture: bool = False) -> str:
-    if len(items) == 1:
-        return items[0]
-    return ("(" if capture else "(?:") + "|".join(items) + ")"
+def _alternation(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else "(?:" + "|".join(items) + ")"
 
 
 def _names_regex(names: Sequence[str]) -> str:

@@ -153,3 +153,42 @@ def test_embedding_and_output_precedence(kind, flags, rules, fixture_model, llam
         if o.exact:
             assert real[o.name] == o.type, (o, flags, rules)
     assert any(o.name.startswith(("token_embd", "output.")) and o.exact for o in sim)
+
+
+@pytest.fixture(scope="module")
+def llama_rows_288(tmp_path_factory) -> Path:
+    """The llama fixture with n_embd 288: token_embd/output rows no 256-block divides."""
+    from recipec import fixtures
+
+    arch, kv, tensors = fixtures.model_spec("llama")
+    wider = {256: 288, 128: 144}
+    spec = (arch, dict(kv, embedding_length=288, **{"rope.dimension_count": 72}),
+            [(n, tuple(wider.get(d, d) for d in s)) for n, s in tensors])
+    mp = pytest.MonkeyPatch()
+    mp.setitem(fixtures._SPECS, "llama_e288", lambda: spec)
+    try:
+        return fixtures.write_model("llama_e288", tmp_path_factory.mktemp("e288"))
+    finally:
+        mp.undo()
+
+
+@pytest.mark.parametrize("flags,fails", [(("--token-embedding-type", "q4_K"), True),
+                                         (("--output-tensor-type", "q6_K"), True),
+                                         (("--tensor-type", "token_embd=q4_K"), False)])
+def test_embedding_overrides_skip_the_shape_fallback(flags, fails, llama_rows_288, llama_quantize, tmp_path):
+    """--token-embedding-type / --output-tensor-type bypass the fallback: the run fails; a rule falls back."""
+    from recipec.commands.simulate import parse_rules
+    from recipec.llamacpp import simulate
+    from recipec.source import SourceFile
+
+    info = load_model(llama_rows_288)
+    rules = parse_rules(SourceFile("r", " ".join(flags)))[0] if flags[0] == "--tensor-type" else []
+    opts = {f: ggml.canonical_type(v) for f, v in zip(flags[::2], flags[1::2]) if f.endswith("-type") and f != "--tensor-type"}
+    sim = {o.name: o for o in simulate(rules, info, "Q8_0", token_embedding_type=opts.get("--token-embedding-type"),
+                                       output_tensor_type=opts.get("--output-tensor-type"))}
+    target = "output.weight" if "--output-tensor-type" in flags else "token_embd.weight"
+    proc = subprocess.run([str(llama_quantize), *flags, str(llama_rows_288), str(tmp_path / "o.gguf"), "Q8_0"],
+                          capture_output=True, text=True, timeout=600)
+    assert (proc.returncode != 0) == fails == (sim[target].error is not None)
+    if not fails:
+        assert sim[target].type == "Q5_0"

@@ -95,7 +95,7 @@ def test_emitted_rules_are_exact_in_any_order(plan, order_seed):
     check_exact(model, assignment, order_seed)
 
 
-@settings(max_examples=400)
+@settings(max_examples=300)
 @given(plans())
 def test_patterns_are_portable_and_lowercase_proof(plan):
     model, assignment = plan
@@ -106,7 +106,7 @@ def test_patterns_are_portable_and_lowercase_proof(plan):
         re.compile(r.pattern)
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(plans())
 def test_rules_are_pairwise_disjoint_and_compact(plan):
     model, assignment = plan

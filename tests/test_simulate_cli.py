@@ -123,3 +123,13 @@ def test_layer_prefix_capture_on_a_deep_manifest(tmp_path, capsys):
     assert rc == 1
     assert "rule 0 `blk\\.1=q8_0` captures 4 tensor(s)" in err and "blk.10.attn_q.weight" in err
     assert "rule 1" not in err
+
+
+def test_crash_no_fallback_and_imatrix_types(fixture_model, tmp_path, capsys):
+    text = "attn_q=q8_K ffn_down=nvfp4 attn_k=iq2_xxs\n"
+    rc, out, err = simulate(tmp_path, fixture_model("llama"), text, capsys=capsys)
+    assert rc == 1
+    assert "S207" in err and "rule 0" in err and "rule 1" in err  # crash type; rows of 800 without fallback
+    assert "S209" in err and "IQ2_XXS needs an imatrix" in err
+    rc, out, err = simulate(tmp_path, fixture_model("llama"), text, "--imatrix", capsys=capsys)
+    assert "S209" not in err

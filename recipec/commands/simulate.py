@@ -12,7 +12,7 @@ import shlex
 import sys
 
 from recipec import ggml
-from recipec.diagnostics import Diagnostic, DiagnosticError, error
+from recipec.diagnostics import Diagnostic, error
 from recipec.llamacpp import (Outcome, Rule, compile_pattern, ftype_enables_rules, is_quantizable,
                               needs_imatrix, simulate)
 from recipec.report import FORMATS
@@ -28,6 +28,7 @@ _WORD = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def add_arguments(parser) -> None:
+    """The command's options."""
     parser.add_argument("rules_file", metavar="RULES_FILE")
     parser.add_argument("--model", required=True, metavar="M", help="GGUF (first shard) or manifest JSON")
     parser.add_argument("--ftype", help="llama-quantize's positional FTYPE (default: the one on a "
@@ -155,6 +156,7 @@ def _tensor_dict(o: Outcome, rules: list[Rule]) -> dict:
 
 
 def run(args) -> int:
+    """Simulate the rules file on the model; print the types and the hazards; return the exit code."""
     from recipec.manifest import load_model
 
     try:
