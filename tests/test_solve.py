@@ -1,5 +1,6 @@
 """The solvers: optimal equals brute force on small problems and is never worse than greedy."""
 
+import bisect
 import itertools
 
 import pytest
@@ -9,16 +10,31 @@ from hypothesis import strategies as st
 from recipec.solve import Infeasible, Option, greedy, optimal
 
 
-def brute(groups, capacity):
-    best = None
+def _all(groups):
+    """Every combination of one option per group, as (bytes, cost)."""
+    out = []
     for choice in itertools.product(*[range(len(g)) for g in groups]):
-        size = sum(groups[k][i].bytes for k, i in enumerate(choice))
-        if size > capacity:
-            continue
-        cost = sum(groups[k][i].cost for k, i in enumerate(choice))
-        if best is None or cost < best - 1e-12:
-            best = cost
-    return best
+        out.append((sum(groups[k][i].bytes for k, i in enumerate(choice)),
+                    sum(groups[k][i].cost for k, i in enumerate(choice))))
+    return out
+
+
+def brute(groups, capacity):
+    """Exhaustive search, met in the middle: every combination of each half, then every pair."""
+    half = len(groups) // 2
+    left, right = _all(groups[:half]), sorted(_all(groups[half:]))
+    best_prefix, best = [], float("inf")  # cheapest right-half cost among sizes <= right[i].bytes
+    for size, cost in right:
+        best = min(best, cost)
+        best_prefix.append(best)
+    sizes = [size for size, _ in right]
+    result = None
+    for size, cost in left:
+        k = bisect.bisect_right(sizes, capacity - size)
+        if k:
+            total = cost + best_prefix[k - 1]
+            result = total if result is None else min(result, total)
+    return result
 
 
 option = st.builds(Option, st.integers(1, 60), st.floats(0, 100, allow_nan=False))
