@@ -90,6 +90,21 @@ class _CheckedReader(GGUFReader):
         super()._build_tensors(start_offs, fields)
 
 
+def sniff(path: str | os.PathLike, code: str) -> str:
+    """What PATH holds by its first bytes: "gguf", "json" or "other" (unreadable: error CODE)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise error(code, f"{path}: cannot read: {exc.strerror or exc}",
+                    hint="check the path and permissions") from None
+    if head[:4] == GGUF_MAGIC:
+        return "gguf"
+    if head.lstrip()[:1] == b"{" and b"\x00" not in head[:4]:
+        return "json"
+    return "other"
+
+
 def has_gguf_magic(path: str | os.PathLike) -> bool:
     """True when the file starts with the GGUF magic (False when unreadable)."""
     try:

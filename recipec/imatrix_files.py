@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from recipec.diagnostics import error
-from recipec.gguffile import GGUF_MAGIC, field_value, open_gguf
+from recipec.gguffile import field_value, open_gguf, sniff
 from recipec.imatrix import ImatrixStats, TensorStats, tensor_stats
 from recipec.manifest import dumps_json
 from recipec.modelinfo import ModelInfo
@@ -195,15 +195,10 @@ def summary_to_stats(data: Any, path: str = "<summary>") -> ImatrixStats:
 
 def read_imatrix(path: str | os.PathLike, model: ModelInfo | None = None) -> ImatrixStats:
     """ImatrixStats from any supported imatrix file, told apart by its first bytes."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except OSError as exc:
-        raise error("I101", f"{path}: cannot read: {exc.strerror or exc}",
-                    hint="check the path and permissions") from None
-    if head[:4] == GGUF_MAGIC:
+    kind = sniff(path, "I101")
+    if kind == "gguf":
         return read_gguf_imatrix(path)
-    if head.lstrip()[:1] == b"{" and b"\x00" not in head[:4]:
+    if kind == "json":
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 from recipec.diagnostics import error
 from recipec.ggml import canonical_type
-from recipec.gguffile import GGUF_MAGIC
+from recipec.gguffile import sniff
 from recipec.modelinfo import ModelInfo, SourceInfo, make_tensor
 
 SCHEMA = "recipec.manifest/1"
@@ -120,15 +120,10 @@ def load_model(path: str | os.PathLike) -> ModelInfo:
     """ModelInfo from a GGUF (first shard) or a manifest JSON, told apart by the first bytes."""
     from recipec.modelfile import read_gguf_model
 
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(64)
-    except OSError as exc:
-        raise error("M101", f"{path}: cannot read: {exc.strerror or exc}",
-                    hint="check the path and permissions") from None
-    if head[:4] == GGUF_MAGIC:
+    kind = sniff(path, "M101")
+    if kind == "gguf":
         return read_gguf_model(path)
-    if head.lstrip()[:1] == b"{":
+    if kind == "json":
         return read_manifest(path)
-    raise error("M101", f"{path}: neither a GGUF model (wrong magic {head[:4]!r}) nor a manifest JSON",
+    raise error("M101", f"{path}: neither a GGUF model (wrong magic) nor a manifest JSON",
                 hint="pass a .gguf model (first shard) or a recipec manifest")

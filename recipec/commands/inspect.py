@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from recipec.diagnostics import DiagnosticError, error
-from recipec.gguffile import GGUF_MAGIC
+from recipec.gguffile import sniff
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,20 +24,15 @@ def _as_model(path: str):
     """ModelInfo when PATH is a model (GGUF or manifest), None when it should be an imatrix."""
     from recipec.manifest import load_model, manifest_to_info
 
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except OSError as exc:
-        raise error("U002", f"{path}: cannot read: {exc.strerror or exc}",
-                    hint="check the path and permissions") from None
-    if head[:4] == GGUF_MAGIC:
+    kind = sniff(path, "U002")
+    if kind == "gguf":
         try:
             return load_model(path)
         except DiagnosticError as exc:
             if exc.diagnostics[0].code == "M104":
                 return None
             raise
-    if head.lstrip()[:1] == b"{" and b"\x00" not in head[:4]:
+    if kind == "json":
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError):

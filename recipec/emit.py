@@ -1,0 +1,289 @@
+"""Emit: a Plan -> the kit's files (plan.lock.json, tensor-types.txt, quantize.sh, serve.sh, card.md).
+
+Templates are dumb: a sandboxed, StrictUndefined Jinja environment renders them from a context
+computed here, every value that reaches a shell goes through `shquote`, and nothing depends on
+the clock or the machine, so the same plan renders to the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from recipec import __version__, hardware
+from recipec.diagnostics import Diagnostic, DiagnosticError
+from recipec.llamacpp import Rule
+from recipec.modelinfo import ModelInfo
+from recipec.plan import Plan
+from recipec.rules import format_rules
+
+KIT_FILES = ("plan.lock.json", "tensor-types.txt", "quantize.sh", "serve.sh", "card.md")
+KV_STRING_MAX = 127  # llama.cpp's --override-kv string limit (bytes)
+# Tensor names the scripts carry as data (one `NAME TYPE` line each, split on white space).
+_SCRIPTABLE_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
+_SHARD = re.compile(r"-00001-of-(\d{5})\.gguf$")
+_GIB, _GB = 1 << 30, 10**9
+
+
+# --- filters ------------------------------------------------------------------------------------
+
+def shquote(value: Any) -> str:
+    """VALUE as one shell word (POSIX single quotes when needed)."""
+    return shlex.quote(str(value))
+
+
+def oneline(value: Any) -> str:
+    """VALUE safe inside a `#` comment or a table cell: control characters escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(value))
+
+
+def md(value: Any) -> str:
+    """VALUE as literal Markdown text (one line, no markup)."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|~])", r"\\\1", oneline(value))
+
+
+def kv_string(value: str) -> str:
+    """VALUE cut to llama.cpp's --override-kv string limit, control characters replaced."""
+    clean = "".join(c if c.isprintable() else "_" for c in value)
+    raw = clean.encode("utf-8")[:KV_STRING_MAX]
+    return raw.decode("utf-8", errors="ignore")
+
+
+def fence(text: str) -> str:
+    """A backtick fence longer than any backtick run in TEXT."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+# --- environment --------------------------------------------------------------------------------
+
+def _template_dir() -> Any:
+    packed = resources.files("recipec").joinpath("_data", "templates")
+    if packed.is_dir():
+        return packed
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+def _load(name: str):
+    entry = _template_dir().joinpath(name)
+    if not entry.is_file():
+        return None
+    return entry.read_text(encoding="utf-8"), None, lambda: True
+
+
+@lru_cache(maxsize=1)
+def environment() -> SandboxedEnvironment:
+    """The one Jinja environment: sandboxed, strict, byte-stable."""
+    env = SandboxedEnvironment(loader=jinja2.FunctionLoader(_load), undefined=jinja2.StrictUndefined,
+                               keep_trailing_newline=True, autoescape=False, trim_blocks=True,
+                               lstrip_blocks=True)
+    env.filters.update(shquote=shquote, oneline=oneline, md=md)
+    return env
+
+
+# --- context ------------------------------------------------------------------------------------
+
+def _ranges(layers: list[int]) -> str:
+    """`0-3, 5, 7-9` for a sorted list of layer numbers."""
+    out, start, prev = [], None, None
+    for n in layers + [None]:
+        if start is not None and n is not None and n == prev + 1:
+            prev = n
+            continue
+        if start is not None:
+            out.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = n
+    return ", ".join(out)
+
+
+def _role_table(plan: Plan) -> list[dict]:
+    """Rows (role, layers, type, count, bytes): runs of layers with one type, per role, in file order."""
+    rows: dict[tuple[str, bool, str], dict] = {}
+    for t in plan.tensors:
+        key = (t.role, t.mtp, t.type)
+        row = rows.setdefault(key, {"role": t.role, "mtp": t.mtp, "type": t.type, "layers": [],
+                                    "count": 0, "bytes": 0})
+        if t.layer is not None:
+            row["layers"].append(t.layer)
+        row["count"] += 1
+        row["bytes"] += t.bytes
+    out = []
+    for row in rows.values():
+        layers = sorted(set(row["layers"]))
+        where = "global" if not layers else _ranges(layers)
+        out.append({**row, "where": ("MTP " if row["mtp"] else "") + where,
+                    "mib": f"{row['bytes'] / (1 << 20):.1f}"})
+    return out
+
+
+_LEGEND = ".123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _heatmap(plan: Plan) -> tuple[list[str], list[dict]]:
+    """A text heatmap, one row per block role, one column per layer; and its legend."""
+    layers = sorted({t.layer for t in plan.tensors if t.layer is not None})
+    if not layers:
+        return [], []
+    from recipec import ggml
+
+    types = sorted({t.type for t in plan.tensors}, key=lambda ty: (ggml.bits_per_weight(ty), ty))
+    symbol = {ty: _LEGEND[min(i + 1, len(_LEGEND) - 1)] for i, ty in enumerate(types)}
+    roles: dict[str, dict[int, str]] = {}
+    for t in plan.tensors:
+        if t.layer is not None and t.reason != "not-quantized":
+            roles.setdefault(t.role, {})[t.layer] = t.type
+    if not roles:
+        return [], []
+    width = max(len(r) for r in roles)
+    axis = "".join(str(n // 10 % 10) if n % 10 == 0 else " " for n in layers)
+    lines = [f"{'layer':<{width}}  {axis}", f"{'':<{width}}  " + "".join(str(n % 10) for n in layers)]
+    for role, by_layer in roles.items():
+        lines.append(f"{oneline(role):<{width}}  " + "".join(symbol.get(by_layer.get(n, ""), " ")
+                                                       for n in layers))
+    used = {ty for r in roles.values() for ty in r.values()}
+    legend = [{"symbol": symbol[ty], "type": ty, "bpw": f"{ggml.bits_per_weight(ty):.2f}"}
+              for ty in types if ty in used]
+    return lines, legend
+
+
+def _shards(plan: Plan, model: ModelInfo | None) -> list[dict]:
+    """Per source shard: name, header bytes and header sha256 (empty when unknown)."""
+    sources = model.sources if model is not None else ()
+    return [{"name": s.name, "header_bytes": s.data_offset, "header_sha256": s.header_sha256}
+            for s in sources]
+
+
+def _split_options(options: tuple[str, ...]) -> tuple[list[str], bool]:
+    """The plan's options without the ones the script supplies itself (rules file, imatrix, keep-split)."""
+    out, keep_split, skip = [], False, False
+    for i, opt in enumerate(options):
+        if skip:
+            skip = False
+            continue
+        if opt in ("--tensor-type-file", "--imatrix"):
+            skip = True
+            continue
+        if opt == "--keep-split":
+            keep_split = True
+            continue
+        out.append(opt)
+    return out, keep_split
+
+
+def _check(plan: Plan) -> None:
+    problems = []
+    if plan.serve.spec_mtp and plan.mtp.policy in ("drop", "none"):
+        why = "its MTP blocks are dropped (`mtp drop`)" if plan.mtp.policy == "drop" else "the model has no MTP block"
+        problems.append(Diagnostic("E403", f"`serve spec mtp {plan.serve.spec_mtp}` asks for MTP drafting but {why}",
+                                   hint="keep the MTP block (`mtp keep Q6_K`) or remove `serve spec mtp`"))
+    bad = [t.name for t in plan.tensors if not _SCRIPTABLE_NAME.match(t.name)]
+    if bad:
+        problems.append(Diagnostic("E404", f"{len(bad)} tensor name(s) cannot be carried in the scripts' plan data",
+                                   notes=tuple(oneline(b) for b in bad[:10]),
+                                   hint="rename the tensors to letters, digits and `_.+-`"))
+    if problems:
+        raise DiagnosticError(problems)
+
+
+def kit_context(plan: Plan, model: ModelInfo | None = None) -> dict:
+    """Everything the templates read, precomputed (the templates only loop and quote)."""
+    plan_json = plan.to_json()
+    lq = plan.llama_quantize
+    options, keep_split = _split_options(lq.options)
+    shards = _shards(plan, model)
+    split = len(shards) > 1 or bool(_SHARD.search(lq.input))
+    model_path = plan.inputs.model.path
+    if model_path.endswith(".json") or not model_path:
+        model_default = str(Path(model_path).parent / lq.input) if model_path else lq.input
+    else:
+        model_default = model_path
+    imatrix_default = lq.imatrix or ""
+    imatrix_sha = next((r.sha256 for r in plan.inputs.imatrix if r.path == imatrix_default), "")
+    if imatrix_default.endswith(".json"):
+        imatrix_sha = ""  # a summary stands in for the imatrix at compile time; the script needs the real file
+    profile = hardware.profile(plan.target) if plan.target else None
+    defaults = dict(profile.serve) if profile else {}
+    serve = {
+        "ctx": plan.serve.ctx,
+        "flash_attn": plan.serve.flash_attn or defaults.get("flash_attn"),
+        "cache_type": (plan.serve.cache_type or defaults.get("cache_type") or "").lower() or None,
+        "ngl": plan.serve.ngl or defaults.get("ngl"),
+        "mmproj": plan.serve.mmproj,
+        "spec_mtp": plan.serve.spec_mtp,
+    }
+    totals = plan.totals
+    predicted = totals.file_bytes + (totals.file_bytes_slack or 0)
+    budget_used = None
+    if totals.budget_bytes and totals.counted_bytes is not None:
+        budget_used = f"{100.0 * totals.counted_bytes / totals.budget_bytes:.1f}"
+    heat, legend = _heatmap(plan)
+    name_kv = "recipec.recipe=str:" + kv_string(plan.name)
+    command = ["llama-quantize", *options, "--tensor-type-file", "tensor-types.txt"]
+    if imatrix_default:
+        command += ["--imatrix", imatrix_default]
+    if keep_split:
+        command.append("--keep-split")
+    command += [lq.input, lq.output, lq.ftype]
+    command_text = " ".join(shquote(c) for c in command)
+    return {
+        "version": __version__,
+        "plan": plan,
+        "plan_sha256": hashlib.sha256(plan_json.encode("utf-8")).hexdigest(),
+        "recipe_path": plan.inputs.recipe.path,
+        "recipe_sha256": plan.inputs.recipe.sha256,
+        "options": options,
+        "keep_split": keep_split or split,
+        "split": split,
+        "shards": shards,
+        "model_default": model_default,
+        "imatrix_default": imatrix_default,
+        "imatrix_sha256": imatrix_sha,
+        "output_name": lq.output,
+        "ftype": lq.ftype,
+        "predicted_bytes": predicted,
+        "name_kv": name_kv,
+        "tensors": [{"name": t.name, "type": t.type.upper()} for t in plan.tensors],
+        "serve": serve,
+        "mtp_kept": plan.mtp.policy in ("keep", "optimise"),
+        "size_gb": f"{totals.file_bytes / _GB:.2f}",
+        "size_gib": f"{totals.file_bytes / _GIB:.2f}",
+        "tensor_gib": f"{totals.tensor_bytes / _GIB:.2f}",
+        "budget_used": budget_used,
+        "budget_gib": f"{totals.budget_bytes / _GIB:.2f}" if totals.budget_bytes else None,
+        "counted_gib": f"{totals.counted_bytes / _GIB:.2f}" if totals.counted_bytes is not None else None,
+        "role_table": _role_table(plan),
+        "heatmap": heat,
+        "legend": legend,
+        "command": command_text,
+        "command_fence": fence(command_text),
+        "n_tensors": len(plan.tensors),
+    }
+
+
+def render_kit(plan: Plan, *, model: ModelInfo | None = None) -> dict[str, str]:
+    """The kit for PLAN: file name -> exact content. MODEL (optional) adds the per-shard header checks.
+
+    Raises DiagnosticError (E403, E404) when the plan cannot be turned into working scripts.
+    """
+    _check(plan)
+    ctx = kit_context(plan, model)
+    env = environment()
+    files = {
+        "plan.lock.json": plan.to_json(),
+        "tensor-types.txt": format_rules(Rule(r.pattern, r.type) for r in plan.llama_quantize.rules),
+    }
+    for name in ("quantize.sh", "serve.sh", "card.md"):
+        try:
+            files[name] = env.get_template(name + ".jinja").render(ctx)
+        except jinja2.TemplateError as exc:  # a template bug, reported as one
+            raise DiagnosticError(Diagnostic("E401", f"cannot render {name}: {exc}",
+                                             hint="please report this with the recipe")) from None
+    return {name: files[name] for name in KIT_FILES}

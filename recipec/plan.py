@@ -1,0 +1,192 @@
+"""The plan (`plan.lock.json`): what every tensor becomes and why, versioned and byte-stable.
+
+Schema `recipec.plan/1`. Everything emit, verify and diff need is in here; nothing reads the
+recipe or the model again. Lists keep their meaningful order (tensors in the order
+llama-quantize writes them, rules in the order they are passed); object keys are sorted.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from recipec.diagnostics import Diagnostic, DiagnosticError
+from recipec.source import Span
+
+SCHEMA = "recipec.plan/1"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileRef(_Frozen):
+    """An input file: the path as it was given and the sha256 of its bytes."""
+
+    path: str
+    sha256: str
+
+
+class Inputs(_Frozen):
+    recipe: FileRef
+    model: FileRef  # the GGUF (first shard) or manifest JSON given to compile
+    imatrix: tuple[FileRef, ...] = ()
+
+
+class RuleEntry(_Frozen):
+    """One `--tensor-type PATTERN=TYPE` rule (TYPE in canonical spelling; `text` as written)."""
+
+    pattern: str
+    type: str
+    text: str  # PATTERN=type exactly as in tensor-types.txt
+
+
+class LlamaQuantize(_Frozen):
+    """How to run llama-quantize. `args` = `options` + [input, output, ftype]."""
+
+    ftype: str
+    options: tuple[str, ...]  # options, in order (all of them come before the positionals)
+    input: str  # the source GGUF (first shard) file name
+    output: str  # suggested output file name
+    args: tuple[str, ...]
+    rules: tuple[RuleEntry, ...]
+    prune_layers: tuple[int, ...] = ()  # MTP blocks removed (`mtp drop`)
+    imatrix: Optional[str] = None  # the imatrix path passed with --imatrix, if any
+
+
+class Totals(_Frozen):
+    tensor_bytes: int  # data bytes of every tensor of the output (no padding)
+    file_bytes: int  # predicted size of the output file (header + padded data)
+    file_bytes_slack: Optional[int] = None  # the prediction is within [file_bytes, file_bytes + slack]
+    bpw: float  # 8 x tensor_bytes / elements of the output
+    budget: Optional[str] = None  # the budget as written (`19.4 GiB`, `4.5 bpw`, `fit 24 GiB …`)
+    budget_kind: Optional[Literal["size", "bpw", "fit"]] = None
+    budget_bytes: Optional[int] = None  # what the counted tensors may use, in the budget's measure
+    counted_bytes: Optional[int] = None  # what they use (same measure as budget_bytes)
+    kv_cache_bytes: Optional[int] = None  # fit budgets: the KV cache / recurrent state figured in
+    objective: float  # sum of weight x error over the optimised groups
+    bound: float  # a proven lower bound on the objective
+    gap: float  # (objective - bound) / objective, 0 when proven optimal
+    solver: Literal["optimal", "greedy", "none"]
+
+
+class TensorEntry(_Frozen):
+    name: str
+    role: str
+    layer: Optional[int]  # None for global tensors
+    mtp: bool
+    shape: tuple[int, ...]  # ggml order, ne0 first
+    source_type: str
+    type: str  # the type llama-quantize will write
+    bytes: int
+    reason: str  # pin@LINE floor@LINE ceiling@LINE solver not-quantized mtp-keep@LINE fallback:A->B …
+    group: Optional[int] = None  # index into problem.groups when the solver decided it
+
+
+class OptionEntry(_Frozen):
+    type: str
+    bytes: int
+    cost: float
+
+
+class GroupEntry(_Frozen):
+    tensors: tuple[str, ...]
+    weight: float
+    options: tuple[OptionEntry, ...]
+    chosen: int  # index into options
+
+
+class Problem(_Frozen):
+    """The optimisation exactly as solved: minimise the sum of chosen costs, bytes <= capacity."""
+
+    capacity_bytes: Optional[int]  # None: no budget (every group takes its best option)
+    groups: tuple[GroupEntry, ...]
+
+
+class MtpEntry(_Frozen):
+    policy: Literal["keep", "optimise", "drop", "none"]  # none: the model has no MTP blocks
+    type: Optional[str] = None
+    outside_budget: bool = False
+    layers: tuple[int, ...] = ()  # the model's MTP blocks (removed when dropped)
+    bytes: int = 0  # bytes of the MTP tensors in the output (0 when dropped)
+
+
+class ServeEntry(_Frozen):
+    ctx: Optional[int] = None
+    flash_attn: Optional[str] = None
+    cache_type: Optional[str] = None
+    spec_mtp: Optional[int] = None
+    mmproj: Optional[str] = None
+    ngl: Optional[str] = None
+
+
+class Plan(_Frozen):
+    schema_: Literal["recipec.plan/1"] = Field(SCHEMA, alias="schema")
+    recipec_version: str
+    name: str  # the recipe's name
+    arch: str  # the model's architecture
+    target: Optional[str] = None  # hardware profile
+    inputs: Inputs
+    llama_quantize: LlamaQuantize
+    totals: Totals
+    mtp: MtpEntry
+    serve: ServeEntry
+    tensors: tuple[TensorEntry, ...]
+    problem: Problem
+    notes: tuple[str, ...] = ()  # warnings and notes the compile raised, as text
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_json(self) -> str:
+        """Deterministic JSON: sorted keys, indent 2, trailing newline."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Plan":
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"schema is {data.get('schema')!r}, expected {SCHEMA!r}")
+        return cls.model_validate(data)
+
+    @classmethod
+    def load(cls, path: str) -> "Plan":
+        """Read a plan.lock.json; a bad file raises DiagnosticError V402."""
+        where = Span.of_file(str(path))
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except OSError as exc:
+            raise DiagnosticError(Diagnostic("V402", f"cannot read plan {path}: {exc.strerror or exc}",
+                                             where, hint="check the path")) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DiagnosticError(Diagnostic("V402", f"{path} is not JSON: {exc}", where,
+                                             hint="give the plan.lock.json that `recipec compile` wrote")) from None
+        try:
+            return cls.from_dict(data)
+        except (ValueError, ValidationError) as exc:
+            first = str(exc).strip().splitlines()
+            detail = first[0] if first else "invalid"
+            if isinstance(exc, ValidationError) and exc.errors():
+                e = exc.errors()[0]
+                detail = f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            raise DiagnosticError(Diagnostic("V402", f"{path} is not a recipec plan ({detail})", where,
+                                             hint="recompile with `recipec compile`")) from None
+
+    # --- lookups ------------------------------------------------------------------------------
+
+    def tensor(self, name: str) -> TensorEntry | None:
+        for t in self.tensors:
+            if t.name == name:
+                return t
+        return None
+
+    @property
+    def types(self) -> dict[str, str]:
+        """Tensor name -> planned type."""
+        return {t.name: t.type for t in self.tensors}
