@@ -93,6 +93,7 @@ _CATALOGUE: list[Code] = [
     Code("E401", "output-unwritable", Severity.ERROR, "the output directory cannot be written"),
     Code("E402", "check-differs", Severity.ERROR, "the files on disk are not what compile would write"),
     Code("E403", "serve-mtp-dropped", Severity.ERROR, "MTP drafting asked for a model whose MTP blocks are dropped"),
+    Code("E404", "unscriptable-tensor-name", Severity.ERROR, "a tensor name cannot be carried in the generated scripts"),
     Code("V401", "verify-mismatch", Severity.ERROR, "the file differs from the plan"),
     Code("V402", "bad-plan", Severity.ERROR, "the plan file is not a recipec plan"),
     # --- usage and internal ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recipec import cli, ggml
+from recipec import cli
 from tests.test_quantize_e2e import dry_run_types, run_quantize
 
 # The way model cards and one-off scripts write them: unanchored, prefixes, pasted shell.
