@@ -96,6 +96,7 @@ _CATALOGUE: list[Code] = [
     Code("E404", "unscriptable-tensor-name", Severity.ERROR, "a tensor name cannot be carried in the generated scripts"),
     Code("V401", "verify-mismatch", Severity.ERROR, "the file differs from the plan"),
     Code("V402", "bad-plan", Severity.ERROR, "the plan file is not a recipec plan"),
+    Code("V403", "unreadable-gguf", Severity.ERROR, "a file given to verify is not a readable GGUF"),
     # --- usage and internal ------------------------------------------------------------------------
     Code("U001", "usage", Severity.ERROR, "the command line is not valid"),
     Code("U002", "unreadable-input", Severity.ERROR, "an input file cannot be read"),

@@ -36,8 +36,10 @@ _GIB, _GB = 1 << 30, 10**9
 # --- filters ------------------------------------------------------------------------------------
 
 def shquote(value: Any) -> str:
-    """VALUE as one shell word (POSIX single quotes when needed)."""
-    return shlex.quote(str(value))
+    """VALUE as one shell word, always single-quoted (a bare word could read as a command)."""
+    text = str(value)
+    quoted = shlex.quote(text)
+    return quoted if quoted.startswith("'") else f"'{text}'"
 
 
 def oneline(value: Any) -> str:
@@ -84,7 +86,9 @@ def environment() -> SandboxedEnvironment:
     """The one Jinja environment: sandboxed, strict, byte-stable."""
     env = SandboxedEnvironment(loader=jinja2.FunctionLoader(_load), undefined=jinja2.StrictUndefined,
                                keep_trailing_newline=True, autoescape=False, trim_blocks=True,
-                               lstrip_blocks=True)
+                               lstrip_blocks=True,
+                               # bash's ${#array[@]} would open a default `{#` comment
+                               comment_start_string="{#-jinja", comment_end_string="jinja-#}")
     env.filters.update(shquote=shquote, oneline=oneline, md=md)
     return env
 
@@ -154,9 +158,14 @@ def _heatmap(plan: Plan) -> tuple[list[str], list[dict]]:
     return lines, legend
 
 
-def _shards(plan: Plan, model: ModelInfo | None) -> list[dict]:
+def _shards(plan: Plan, model: ModelInfo | None, source_model: ModelInfo | None) -> list[dict]:
     """Per source shard: name, header bytes and header sha256 (empty when unknown)."""
-    sources = model.sources if model is not None else ()
+    if source_model is not None:
+        sources = source_model.sources
+    elif model is not None and plan.mtp.policy != "drop":
+        sources = model.sources
+    else:  # the output model of a dropped-MTP plan no longer describes the source's header
+        sources = ()
     return [{"name": s.name, "header_bytes": s.data_offset, "header_sha256": s.header_sha256}
             for s in sources]
 
@@ -193,20 +202,21 @@ def _check(plan: Plan) -> None:
         raise DiagnosticError(problems)
 
 
-def kit_context(plan: Plan, model: ModelInfo | None = None) -> dict:
+def kit_context(plan: Plan, model: ModelInfo | None = None, source_model: ModelInfo | None = None) -> dict:
     """Everything the templates read, precomputed (the templates only loop and quote)."""
     plan_json = plan.to_json()
     lq = plan.llama_quantize
     options, keep_split = _split_options(lq.options)
-    shards = _shards(plan, model)
+    shards = _shards(plan, model, source_model)
     split = len(shards) > 1 or bool(_SHARD.search(lq.input))
     model_path = plan.inputs.model.path
     if model_path.endswith(".json") or not model_path:
         model_default = str(Path(model_path).parent / lq.input) if model_path else lq.input
     else:
         model_default = model_path
-    imatrix_default = lq.imatrix or ""
-    imatrix_sha = next((r.sha256 for r in plan.inputs.imatrix if r.path == imatrix_default), "")
+    imatrix_ref = plan.inputs.imatrix[0] if lq.imatrix and plan.inputs.imatrix else None
+    imatrix_default = imatrix_ref.path if imatrix_ref else (lq.imatrix or "")
+    imatrix_sha = imatrix_ref.sha256 if imatrix_ref else ""
     if imatrix_default.endswith(".json"):
         imatrix_sha = ""  # a summary stands in for the imatrix at compile time; the script needs the real file
     profile = hardware.profile(plan.target) if plan.target else None
@@ -232,7 +242,7 @@ def kit_context(plan: Plan, model: ModelInfo | None = None) -> dict:
     if keep_split:
         command.append("--keep-split")
     command += [lq.input, lq.output, lq.ftype]
-    command_text = " ".join(shquote(c) for c in command)
+    command_text = " ".join(shlex.quote(c) for c in command)
     return {
         "version": __version__,
         "plan": plan,
@@ -268,13 +278,17 @@ def kit_context(plan: Plan, model: ModelInfo | None = None) -> dict:
     }
 
 
-def render_kit(plan: Plan, *, model: ModelInfo | None = None) -> dict[str, str]:
-    """The kit for PLAN: file name -> exact content. MODEL (optional) adds the per-shard header checks.
+def render_kit(plan: Plan, *, model: ModelInfo | None = None,
+               source_model: ModelInfo | None = None) -> dict[str, str]:
+    """The kit for PLAN: file name -> exact content.
+
+    SOURCE_MODEL (the model as read, before any MTP drop) gives quantize.sh its per-shard header
+    checks; MODEL (the output model) serves when nothing was dropped.
 
     Raises DiagnosticError (E403, E404) when the plan cannot be turned into working scripts.
     """
     _check(plan)
-    ctx = kit_context(plan, model)
+    ctx = kit_context(plan, model, source_model)
     env = environment()
     files = {
         "plan.lock.json": plan.to_json(),

@@ -58,27 +58,32 @@ def _evaluate(groups, choice) -> tuple[float, int]:
 
 
 def greedy(groups: list[list[Option]], capacity: int) -> Solution:
-    """The ASHQ1-style utility queue."""
+    """The ASHQ1-style utility queue (a heap: an upgrade that no longer fits never fits again)."""
+    import heapq
+
     choice = [_smallest(opts) for opts in groups]
     used = sum(groups[g][i].bytes for g, i in enumerate(choice))
     if used > capacity:
         raise Infeasible(used)
-    while True:
-        best = None  # (ratio, g, i)
-        for g, opts in enumerate(groups):
-            cur = opts[choice[g]]
-            for i, o in enumerate(opts):
-                extra, gain = o.bytes - cur.bytes, cur.cost - o.cost
-                if extra <= 0 or gain <= 0 or used + extra > capacity:
-                    continue
-                ratio = gain / extra
-                if best is None or ratio > best[0]:
-                    best = (ratio, g, i)
-        if best is None:
-            break
-        _, g, i = best
-        used += groups[g][i].bytes - groups[g][choice[g]].bytes
+    heap: list = []
+
+    def push(g: int) -> None:
+        cur = groups[g][choice[g]]
+        for i, o in enumerate(groups[g]):
+            extra, gain = o.bytes - cur.bytes, cur.cost - o.cost
+            if extra > 0 and gain > 0 and used + extra <= capacity:
+                heapq.heappush(heap, (-gain / extra, g, i, choice[g]))
+
+    for g in range(len(groups)):
+        push(g)
+    while heap:
+        _, g, i, was = heapq.heappop(heap)
+        extra = groups[g][i].bytes - groups[g][was].bytes
+        if choice[g] != was or used + extra > capacity:
+            continue
+        used += extra
         choice[g] = i
+        push(g)
     for g, opts in enumerate(groups):  # upgrades that cost no extra bytes
         cur = opts[choice[g]]
         for i, o in enumerate(opts):
@@ -140,7 +145,13 @@ def _lp_bound(groups, hulls, fixed: dict[int, int], capacity: int) -> float:
 
 
 def optimal(groups: list[list[Option]], capacity: int, node_limit: int = 20000) -> Solution:
-    """Branch and bound with LP bounds; starts from the better of greedy and LP rounding."""
+    """Branch and bound with LP bounds; starts from the better of greedy and LP rounding.
+
+    Small problems search with the LP bound at every node; large ones with the Lagrangian
+    reduction at the LP's break slope (see _optimal_large).
+    """
+    if len(groups) > SMALL:
+        return _optimal_large(groups, capacity, node_limit)
     start = greedy(groups, capacity)
     hulls = [_hull(opts) for opts in groups]
     root = _lp_bound(groups, hulls, {}, capacity)
@@ -183,3 +194,227 @@ def optimal(groups: list[list[Option]], capacity: int, node_limit: int = 20000) 
     exact = exhausted
     bound = cost if exact else min(root, cost)
     return Solution(tuple(best_choice), cost, size, bound=bound, exact=exact)
+
+
+def lower_bound(groups: list[list[Option]], capacity: int) -> float:
+    """The LP relaxation's optimum: a proven lower bound on any solution's objective."""
+    return _lp_bound(groups, [_hull(opts) for opts in groups], {}, capacity)
+
+
+BEST_FIRST_NODES = 40  # LP nodes spent tightening the bound of a large problem
+MAX_FREE = 400  # free groups beyond which the depth-first search is skipped
+SMALL = 16  # groups up to which every node computes a full LP bound
+
+
+def _fill(groups, choice: list[int], used: int, capacity: int) -> int:
+    """Improve CHOICE in place: repeatedly take the best cost-per-byte change that fits."""
+    import heapq
+
+    def push(heap, g):
+        cur = groups[g][choice[g]]
+        for i, o in enumerate(groups[g]):
+            extra, gain = o.bytes - cur.bytes, cur.cost - o.cost
+            if gain > 0 and used + extra <= capacity:
+                key = -gain / extra if extra > 0 else -INF
+                heapq.heappush(heap, (key, g, i, choice[g]))
+
+    heap: list = []
+    for g in range(len(groups)):
+        push(heap, g)
+    while heap:
+        _, g, i, was = heapq.heappop(heap)
+        if choice[g] != was:
+            continue
+        extra = groups[g][i].bytes - groups[g][was].bytes
+        if used + extra > capacity:
+            continue
+        used += extra
+        choice[g] = i
+        push(heap, g)
+    return used
+
+
+def _optimal_large(groups: list[list[Option]], capacity: int, node_limit: int) -> Solution:
+    """Lagrangian reduction + depth-first search, exact when the search finishes.
+
+    lam is the LP's break slope; L = sum_g min_o (c + lam b) - lam C is the LP bound. An option's
+    reduced cost r = (c + lam b) - min over its group; any solution costs at least L + sum r, so an
+    option with L + r >= incumbent can never improve and is removed; groups left with one option
+    are fixed, and the search runs over the rest with the bound L + sum of chosen r.
+    """
+    n = len(groups)
+    for g in groups:
+        if not g:
+            raise Infeasible(0)
+    smallest = [_smallest(opts) for opts in groups]
+    if sum(groups[g][i].bytes for g, i in enumerate(smallest)) > capacity:
+        raise Infeasible(sum(groups[g][i].bytes for g, i in enumerate(smallest)))
+    hulls = [_hull(opts) for opts in groups]
+    segs = []
+    for g, h in enumerate(hulls):
+        for k in range(len(h) - 1):
+            a, b = groups[g][h[k]], groups[g][h[k + 1]]
+            segs.append(((a.cost - b.cost) / (b.bytes - a.bytes), g, k))
+    segs.sort(key=lambda s: (-s[0], s[1], s[2]))
+    pos = [0] * n
+    used = sum(groups[g][h[0]].bytes for g, h in enumerate(hulls))
+    lp = sum(groups[g][h[0]].cost for g, h in enumerate(hulls))
+    lam = 0.0
+    for slope, g, k in segs:
+        if pos[g] != k:
+            continue
+        a, b = groups[g][hulls[g][k]], groups[g][hulls[g][k + 1]]
+        extra = b.bytes - a.bytes
+        if used + extra > capacity:
+            lam = slope
+            lp -= (a.cost - b.cost) * (capacity - used) / extra
+            break
+        used += extra
+        lp -= a.cost - b.cost
+        pos[g] = k + 1
+    choice = [hulls[g][pos[g]] for g in range(n)]
+    if lam == 0.0:  # everything reached its cheapest-cost hull point: that is optimal
+        used = _fill(groups, choice, used, capacity)
+        cost, size = _evaluate(groups, choice)
+        return Solution(tuple(choice), cost, size, bound=cost, exact=True)
+    _fill(groups, choice, used, capacity)
+    start = greedy(groups, capacity)
+    best_choice = list(choice)
+    best_cost, _ = _evaluate(groups, best_choice)
+    if start.objective < best_cost:
+        best_cost, best_choice = start.objective, list(start.choice)
+    red = []
+    for opts in groups:
+        vals = [o.cost + lam * o.bytes for o in opts]
+        m = min(vals)
+        red.append([v - m for v in vals])
+    lb = sum(min(o.cost + lam * o.bytes for o in opts) for opts in groups) - lam * capacity
+    lb = max(lb, lp) if abs(lb - lp) <= 1e-9 * max(1.0, abs(lp)) else lb
+    eps = 1e-12 * max(1.0, abs(best_cost))
+    free = []
+    fixed_bytes = fixed_cost = 0
+    base_choice = [0] * n
+    for g, opts in enumerate(groups):
+        keep = [i for i in range(len(opts)) if lb + red[g][i] < best_cost - eps]
+        if len(keep) == 0:
+            keep = [best_choice[g]]
+        if len(keep) == 1:
+            base_choice[g] = keep[0]
+            fixed_bytes += opts[keep[0]].bytes
+            fixed_cost += opts[keep[0]].cost
+        else:
+            keep.sort(key=lambda i: (red[g][i], opts[i].bytes, i))
+            free.append((g, keep))
+    free.sort(key=lambda f: (-(max(groups[f[0]][i].bytes for i in f[1]) - min(groups[f[0]][i].bytes for i in f[1])), f[0]))
+    min_after = [0] * (len(free) + 1)
+    for k in range(len(free) - 1, -1, -1):
+        g, keep = free[k]
+        min_after[k] = min_after[k + 1] + min(groups[g][i].bytes for i in keep)
+    nodes = 0
+    exhausted = True
+    cur = list(base_choice)
+
+    def dfs(k: int, used: int, cost: float, r: float) -> None:
+        nonlocal best_cost, best_choice, nodes, exhausted
+        if nodes >= node_limit:
+            exhausted = False
+            return
+        nodes += 1
+        if lb + r >= best_cost - eps:
+            return
+        if k == len(free):
+            if cost < best_cost - eps:
+                best_cost, best_choice = cost, list(cur)
+            return
+        g, keep = free[k]
+        for i in keep:
+            o = groups[g][i]
+            if used + o.bytes + min_after[k + 1] > capacity:
+                continue
+            if lb + r + red[g][i] >= best_cost - eps:
+                break  # keep is sorted by reduced cost
+            cur[g] = i
+            dfs(k + 1, used + o.bytes, cost + o.cost, r + red[g][i])
+
+    if len(free) > MAX_FREE:  # too deep to search: keep the bound, report the gap
+        exhausted = False
+    elif fixed_bytes + min_after[0] <= capacity:
+        dfs(0, fixed_bytes, fixed_cost, 0.0)
+    cost, size = _evaluate(groups, best_choice)
+    if exhausted:
+        return Solution(tuple(best_choice), cost, size, bound=cost, exact=True)
+    return _best_first(groups, capacity, hulls, segs, best_choice, min(lb, cost), node_limit)
+
+
+def _best_first(groups, capacity, hulls, segs, incumbent, root_bound, node_limit):
+    """Best-first branch and bound on the LP's fractional group, to tighten bound and solution.
+
+    Each node fixes some groups; its LP bound walks the pre-sorted hull segments of the others.
+    The proven bound is the least bound among the nodes left open.
+    """
+    import heapq
+
+    n = len(groups)
+    best_choice = list(incumbent)
+    best_cost, _ = _evaluate(groups, best_choice)
+    min_bytes = [min(o.bytes for o in opts) for opts in groups]
+
+    def lp(fixed: dict[int, int]):
+        pos = [0] * n
+        used, cost = 0, 0.0
+        for g in range(n):
+            o = groups[g][fixed[g]] if g in fixed else groups[g][hulls[g][0]]
+            used += o.bytes
+            cost += o.cost
+        if used > capacity:
+            return INF, None, None
+        frac = None
+        for slope, g, k in segs:
+            if g in fixed or pos[g] != k:
+                continue
+            a, b = groups[g][hulls[g][k]], groups[g][hulls[g][k + 1]]
+            extra = b.bytes - a.bytes
+            if used + extra > capacity:
+                cost -= (a.cost - b.cost) * (capacity - used) / extra
+                frac = g
+                break
+            used += extra
+            cost -= a.cost - b.cost
+            pos[g] = k + 1
+        choice = [fixed[g] if g in fixed else hulls[g][pos[g]] for g in range(n)]
+        return cost, frac, (choice, used)
+
+    heap = []
+    counter = 0
+    bound, frac, rounding = lp({})
+    heapq.heappush(heap, (bound, counter, {}, frac, rounding))
+    expanded = 0
+    while heap and expanded < min(BEST_FIRST_NODES, node_limit):
+        bound, _, fixed, frac, rounding = heapq.heappop(heap)
+        if bound >= best_cost - 1e-12 * max(1.0, abs(best_cost)):
+            heap.clear()
+            break
+        expanded += 1
+        choice, used = rounding
+        if expanded <= 3:
+            used = _fill(groups, choice, used, capacity)
+        c, _ = _evaluate(groups, choice)
+        if c < best_cost:
+            best_cost, best_choice = c, list(choice)
+        if frac is None:  # the LP is integral: this node is solved
+            continue
+        spare = capacity - sum(groups[g][fixed[g]].bytes if g in fixed else min_bytes[g] for g in range(n))
+        for i, o in enumerate(groups[frac]):
+            if o.bytes - min_bytes[frac] > spare:
+                continue
+            child = dict(fixed)
+            child[frac] = i
+            b, f, r = lp(child)
+            if b < best_cost:
+                counter += 1
+                heapq.heappush(heap, (b, counter, child, f, r))
+    cost, size = _evaluate(groups, best_choice)
+    if not heap:
+        return Solution(tuple(best_choice), cost, size, bound=cost, exact=True)
+    open_bound = min(h[0] for h in heap)
+    return Solution(tuple(best_choice), cost, size, bound=min(max(root_bound, open_bound), cost), exact=False)

@@ -1,0 +1,30 @@
+"""Compare two plans: per-tensor type and byte changes, grouped by role and layers, and the totals.
+
+Exit 0 when no tensor changed, 1 when some did, 2 when a plan cannot be read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from recipec.plan import Plan
+from recipec.plandiff import diff_dict, format_text
+
+
+def add_arguments(parser) -> None:
+    """The command's options."""
+    parser.add_argument("plan_a", metavar="PLAN_A", help="the old plan.lock.json")
+    parser.add_argument("plan_b", metavar="PLAN_B", help="the new plan.lock.json")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def run(args) -> int:
+    """Print the differences from PLAN_A to PLAN_B; return the exit code."""
+    a, b = Plan.load(args.plan_a), Plan.load(args.plan_b)
+    d = diff_dict(a, b)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(d, indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(format_text(a, b))
+    return 1 if d["changed"] else 0

@@ -1,0 +1,98 @@
+"""Explain why one tensor gets its type: role, layer, group, bounding statements, candidates.
+
+Prints the statements that bound the tensor (file:line), every candidate with its bytes and
+error cost, and why the chosen one won (a pin, a floor, a ceiling, or the solver's trade-off).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from recipec.diagnostics import Diagnostic, did_you_mean
+from recipec.commands.compile import EXIT_FINDINGS, EXIT_OK, Findings, build
+
+
+def add_arguments(parser) -> None:
+    """The command's options."""
+    parser.add_argument("recipe", metavar="RECIPE")
+    parser.add_argument("--model", required=True, metavar="M", help="GGUF (first shard) or manifest JSON")
+    parser.add_argument("--imatrix", action="append", default=[], metavar="I")
+    parser.add_argument("tensor", metavar="TENSOR_NAME")
+
+
+def explain(res, name: str) -> str:
+    """The explanation text for tensor NAME of a Resolution."""
+    r = res.tensors[name]
+    t = r.tensor
+    entry = res.plan.tensor(name)
+    lines = [f"{name}", f"  role   {t.role}", f"  layer  {'global' if t.layer is None else t.layer}"
+             + ("  (MTP block)" if t.mtp else ""), f"  shape  {list(t.shape)}  source {t.type}"]
+    if not r.quantized:
+        lines.append(f"  type   {t.type}: llama-quantize never quantizes this tensor (not-quantized)")
+        return "\n".join(lines) + "\n"
+    g = res.groups[r.group]
+    others = [n for n in g.tensors if n != name]
+    tie = f" ({g.tie})" if g.tie else ""
+    lines.append(f"  group  {len(g.tensors)} tensor(s){tie}, weight {g.weight:.6g}"
+                 + (f"; with {', '.join(others[:6])}{' …' if len(others) > 6 else ''}" if others else ""))
+    lines.append(f"  weight {r.weight:.6g} (depth x{r.depth:g})")
+    if r.bounds:
+        lines.append("  bounded by:")
+        for b in r.bounds:
+            lines.append(f"    {b.where}: {b.kind} {b.type}")
+    else:
+        lines.append("  bounded by: nothing (the ladder only)")
+    lines.append("  candidates:")
+    chosen = g.options[g.chosen].requested
+    for c in r.candidates:
+        mark = "*" if c.requested == chosen else " "
+        via = f" (asked {c.requested}, falls back)" if c.type != c.requested else ""
+        lines.append(f"   {mark} {c.type:<8} {c.bytes:>14} bytes  error {c.error:.3e}  cost {c.cost:.6g}{via}")
+    for typ, why in r.removed:
+        lines.append(f"     {typ:<8} removed: {why}")
+    lines.append(f"  chosen {entry.type} ({entry.reason})")
+    lines.append("  why    " + _why(res, r, g))
+    return "\n".join(lines) + "\n"
+
+
+def _why(res, r, g) -> str:
+    if r.pin:
+        return f"pinned at {r.pin.where}"
+    if len(g.options) == 1:
+        b = r.floor or r.ceiling
+        return "the only candidate" + (f" within the bound at {b.where}" if b else "")
+    t = res.plan.totals
+    if t.budget is None:
+        return "no budget: the group takes its lowest-error candidate"
+    o = g.options[g.chosen]
+    up = [x for x in g.options if x.bytes > o.bytes and x.cost < o.cost]
+    down = [x for x in g.options if x.bytes < o.bytes]
+    parts = [f"the {t.solver} solver under the budget {t.budget} (objective {t.objective:.6g}, gap {100 * t.gap:.3f} %)"]
+    if up:
+        nxt = min(up, key=lambda x: x.bytes)
+        ratio = (o.cost - nxt.cost) / (nxt.bytes - o.bytes)
+        parts.append(f"the group's next step up ({nxt.requested}, +{nxt.bytes - o.bytes} bytes) would cut the cost by "
+                     f"{o.cost - nxt.cost:.6g} ({ratio:.3e} per byte): not worth it within the budget")
+    else:
+        parts.append("it is the group's best candidate")
+    if not down and r.floor:
+        parts.append(f"the floor at {r.floor.where} keeps it from going lower")
+    return "; ".join(parts)
+
+
+def run(args) -> int:
+    from recipec.report import print_text
+
+    try:
+        res = build(args.recipe, args.model, args.imatrix)
+    except Findings:
+        return EXIT_FINDINGS
+    if args.tensor not in res.tensors:
+        names = list(res.tensors)
+        guess = did_you_mean(args.tensor, names) or did_you_mean(args.tensor + ".weight", names)
+        print_text([Diagnostic("R308", f"no tensor `{args.tensor}` in the model",
+                               hint=f"did you mean {guess}?" if guess else "see `recipec inspect` for the names")],
+                   sys.stderr)
+        return EXIT_FINDINGS
+    sys.stdout.write(explain(res, args.tensor))
+    return EXIT_OK

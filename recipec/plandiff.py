@@ -1,0 +1,138 @@
+"""Diff: two plans, tensor by tensor, grouped by role and layer range, with the totals' deltas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from recipec.plan import Plan, TensorEntry
+
+
+@dataclass(frozen=True)
+class Change:
+    """One tensor whose type or bytes differ (or that only one plan has)."""
+
+    name: str
+    role: str
+    layer: int | None
+    mtp: bool
+    type_a: str | None  # None: not in plan A
+    type_b: str | None  # None: not in plan B
+    bytes_a: int
+    bytes_b: int
+
+
+@dataclass(frozen=True)
+class ChangeGroup:
+    """Changes of one role with the same before/after types over a run of layers."""
+
+    role: str
+    layers: str  # `3-7, 9`, `global`, `MTP 40`
+    type_a: str | None
+    type_b: str | None
+    count: int
+    bytes_delta: int
+    tensors: tuple[str, ...]
+
+
+def _ranges(layers: list[int]) -> str:
+    out, start, prev = [], None, None
+    for n in sorted(set(layers)) + [None]:
+        if start is not None and n is not None and n == prev + 1:
+            prev = n
+            continue
+        if start is not None:
+            out.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = n
+    return ", ".join(out)
+
+
+def changes(a: Plan, b: Plan) -> list[Change]:
+    """Per-tensor changes from A to B, in B's order then A's leftovers."""
+    ta: dict[str, TensorEntry] = {t.name: t for t in a.tensors}
+    tb: dict[str, TensorEntry] = {t.name: t for t in b.tensors}
+    out: list[Change] = []
+    for t in b.tensors:
+        old = ta.get(t.name)
+        if old is None:
+            out.append(Change(t.name, t.role, t.layer, t.mtp, None, t.type, 0, t.bytes))
+        elif old.type != t.type or old.bytes != t.bytes:
+            out.append(Change(t.name, t.role, t.layer, t.mtp, old.type, t.type, old.bytes, t.bytes))
+    for t in a.tensors:
+        if t.name not in tb:
+            out.append(Change(t.name, t.role, t.layer, t.mtp, t.type, None, t.bytes, 0))
+    return out
+
+
+def group(chs: list[Change]) -> list[ChangeGroup]:
+    """CHS grouped by (role, MTP, old type, new type); layers merged into ranges."""
+    buckets: dict[tuple, list[Change]] = {}
+    for c in chs:
+        buckets.setdefault((c.role, c.mtp, c.type_a, c.type_b), []).append(c)
+    out = []
+    for (role, mtp, ta, tb), cs in buckets.items():
+        layers = [c.layer for c in cs if c.layer is not None]
+        where = _ranges(layers) if layers else "global"
+        out.append(ChangeGroup(role, ("MTP " if mtp else "") + where, ta, tb, len(cs),
+                               sum(c.bytes_b - c.bytes_a for c in cs), tuple(c.name for c in cs)))
+    return out
+
+
+TOTAL_FIELDS = ("tensor_bytes", "file_bytes", "bpw", "budget_bytes", "counted_bytes", "objective", "bound", "gap")
+
+
+def totals_delta(a: Plan, b: Plan) -> dict[str, dict]:
+    """Each total of A and B and B - A (None where either is missing)."""
+    out = {}
+    for f in TOTAL_FIELDS:
+        va, vb = getattr(a.totals, f), getattr(b.totals, f)
+        delta = None if va is None or vb is None else vb - va
+        out[f] = {"a": va, "b": vb, "delta": delta}
+    return out
+
+
+def diff_dict(a: Plan, b: Plan) -> dict:
+    """The whole diff as JSON-ready data."""
+    chs = changes(a, b)
+    return {
+        "schema": "recipec.diff/1",
+        "a": {"name": a.name, "recipe_sha256": a.inputs.recipe.sha256},
+        "b": {"name": b.name, "recipe_sha256": b.inputs.recipe.sha256},
+        "changed": len(chs),
+        "groups": [{"role": g.role, "layers": g.layers, "from": g.type_a, "to": g.type_b, "count": g.count,
+                    "bytes_delta": g.bytes_delta, "tensors": list(g.tensors)} for g in group(chs)],
+        "tensors": [{"name": c.name, "from": c.type_a, "to": c.type_b, "bytes_a": c.bytes_a,
+                     "bytes_b": c.bytes_b} for c in chs],
+        "totals": totals_delta(a, b),
+        "ftype": {"a": a.llama_quantize.ftype, "b": b.llama_quantize.ftype},
+        "mtp": {"a": a.mtp.policy, "b": b.mtp.policy},
+    }
+
+
+def _num(v, f: str) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:+.6g}" if f == "delta" else f"{v:.6g}"
+    return f"{v:+,d}" if f == "delta" else f"{v:,d}"
+
+
+def format_text(a: Plan, b: Plan) -> str:
+    """The diff for people: grouped changes, then the totals."""
+    d = diff_dict(a, b)
+    lines = [f"--- {a.name} (recipe {a.inputs.recipe.sha256[:12]})",
+             f"+++ {b.name} (recipe {b.inputs.recipe.sha256[:12]})"]
+    if not d["groups"]:
+        lines.append("no tensor changed")
+    width = max((len(g["role"]) for g in d["groups"]), default=4)
+    for g in d["groups"]:
+        lines.append(f"{g['role']:<{width}}  {g['layers']:<12}  {g['from'] or '(absent)':>8} -> "
+                     f"{g['to'] or '(absent)':<8}  {g['count']:>4} tensor(s)  {g['bytes_delta']:+,d} B")
+    lines.append("")
+    for f, v in d["totals"].items():
+        if v["a"] is None and v["b"] is None:
+            continue
+        lines.append(f"{f:<14} {_num(v['a'], 'a'):>16} -> {_num(v['b'], 'b'):>16}  ({_num(v['delta'], 'delta')})")
+    for key in ("ftype", "mtp"):
+        if d[key]["a"] != d[key]["b"]:
+            lines.append(f"{key:<14} {d[key]['a']} -> {d[key]['b']}")
+    return "\n".join(lines) + "\n"
