@@ -125,8 +125,8 @@ def format_text(a: Plan, b: Plan) -> str:
         lines.append("no tensor changed")
     width = max((len(g["role"]) for g in d["groups"]), default=4)
     for g in d["groups"]:
-        lines.append(f"{g['role']:<{width}}  {g['layers']:<12}  {g['from'] or '(absent)':>8} -> "
-                     f"{g['to'] or '(absent)':<8}  {g['count']:>4} tensor(s)  {g['bytes_delta']:+,d} B")
+        lines.append(f"{g['role']:<{width}}  {g['from'] or '(absent)':>8} -> {g['to'] or '(absent)':<8}  "
+                     f"{g['count']:>4} tensor(s) {g['bytes_delta']:>+16,d} B  layers {g['layers']}")
     lines.append("")
     for f, v in d["totals"].items():
         if v["a"] is None and v["b"] is None:

@@ -9,7 +9,9 @@ Objective: minimise the sum of the chosen options' costs (weight x error). Two s
   lower convex hull (bytes -> cost); the LP optimum takes hull segments by slope until the
   capacity is used (at most one group fractional) and is a proven lower bound. The search is
   exact when it finishes within its node limit; otherwise the best solution found is returned
-  with the bound and the relative gap.
+  with the bound and the relative gap. Large problems (many groups) then run scaled dynamic
+  programmes over bytes: rounding every option's bytes up gives feasible solutions, rounding
+  them down gives a proven lower bound; the resolution grows until the gap is at most 0.1 %.
 
 Both are deterministic: ties are broken by group order, then option order.
 """
@@ -151,7 +153,7 @@ def optimal(groups: list[list[Option]], capacity: int, node_limit: int = 20000) 
     reduction at the LP's break slope (see _optimal_large).
     """
     if len(groups) > SMALL:
-        return _optimal_large(groups, capacity, node_limit)
+        return _tighten(groups, capacity, _optimal_large(groups, capacity, node_limit))
     start = greedy(groups, capacity)
     hulls = [_hull(opts) for opts in groups]
     root = _lp_bound(groups, hulls, {}, capacity)
@@ -418,3 +420,71 @@ def _best_first(groups, capacity, hulls, segs, incumbent, root_bound, node_limit
         return Solution(tuple(best_choice), cost, size, bound=cost, exact=True)
     open_bound = min(h[0] for h in heap)
     return Solution(tuple(best_choice), cost, size, bound=min(max(root_bound, open_bound), cost), exact=False)
+
+
+# ----------------------------------------------------------------------------- scaled DP
+
+GAP_TARGET = 1e-3  # the large-problem path tightens until the proven gap is at most 0.1 %
+DP_RESOLUTIONS = (1 << 16, 1 << 18)
+
+
+def _scaled_dp(groups: list[list[Option]], capacity: int, resolution: int, round_up: bool):
+    """Dynamic programme over bytes counted in units of about span/RESOLUTION.
+
+    Each option's extra bytes above its group's smallest are rounded to whole units: rounded
+    up (round_up=True) every solution found fits the real capacity (a feasible solution);
+    rounded down every real solution stays feasible, so the optimum is a proven lower bound.
+    Returns (objective of the scaled problem, choice or None).
+    """
+    import numpy as np
+
+    base = [min(o.bytes for o in g) for g in groups]
+    room = capacity - sum(base)
+    span = sum(max(o.bytes for o in g) - b for g, b in zip(groups, base))
+    room = min(room, span)
+    if room < 0:
+        raise Infeasible(sum(base))
+    unit = max(1, -(-room // resolution))
+    top = room // unit
+    cur = np.zeros(top + 1)
+    arg = np.zeros((len(groups), top + 1), dtype=np.uint8) if round_up else None
+    for gi, (opts, b) in enumerate(zip(groups, base)):
+        new = np.full(top + 1, INF)
+        for i, o in enumerate(opts):
+            w = -(-(o.bytes - b) // unit) if round_up else (o.bytes - b) // unit
+            if w > top:
+                continue
+            cand = cur[: top + 1 - w] + o.cost
+            tgt = new[w:]
+            if round_up:
+                np.putmask(arg[gi, w:], cand < tgt, i)
+            np.minimum(tgt, cand, out=tgt)
+        cur = new
+    value = float(cur[top])
+    if not round_up:
+        return value, None
+    choice, c = [0] * len(groups), top
+    for gi in range(len(groups) - 1, -1, -1):
+        i = int(arg[gi, c])
+        choice[gi] = i
+        c -= -(-(groups[gi][i].bytes - base[gi]) // unit)
+    return value, choice
+
+
+def _tighten(groups: list[list[Option]], capacity: int, sol: Solution) -> Solution:
+    """Improve a large problem's solution and bound with scaled DPs of growing resolution."""
+    best_choice, best_cost, bound = list(sol.choice), sol.objective, sol.bound
+    for resolution in DP_RESOLUTIONS:
+        if best_cost <= 0 or (best_cost - bound) / best_cost <= GAP_TARGET:
+            break
+        low, _ = _scaled_dp(groups, capacity, resolution, round_up=False)
+        bound = max(bound, min(low, best_cost))
+        _, choice = _scaled_dp(groups, capacity, resolution, round_up=True)
+        used = sum(groups[g][i].bytes for g, i in enumerate(choice))
+        _fill(groups, choice, used, capacity)
+        cost, _ = _evaluate(groups, choice)
+        if cost < best_cost - 1e-12 * abs(best_cost):
+            best_cost, best_choice = cost, choice
+    cost, size = _evaluate(groups, best_choice)
+    exact = cost <= bound + 1e-12 * max(1.0, abs(cost))
+    return Solution(tuple(best_choice), cost, size, bound=min(bound, cost), exact=exact)

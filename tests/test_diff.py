@@ -38,7 +38,7 @@ def test_diff_shows_the_changed_tensors(kits):
     tmp, _ = kits
     rc, out, _ = recipec_cli("diff", str(tmp / "a" / "plan.lock.json"), str(tmp / "b" / "plan.lock.json"))
     assert rc == 1
-    line = next(l for l in out.splitlines() if l.startswith("ffn_down_exps "))
+    line = next(l for l in out.splitlines() if l.startswith("ffn_down_exps ") and "-> Q8_0" in l)
     assert "-> Q8_0" in line and "tensor(s)" in line
     assert "objective" in out and "tensor_bytes" in out
 

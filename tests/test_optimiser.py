@@ -1,5 +1,7 @@
 """The optimiser on the example 35B manifest: budgets from floors' to ceilings' size."""
 
+from pathlib import Path
+
 import pytest
 
 from recipec import solve
@@ -9,11 +11,14 @@ from recipec.recipe import load
 from recipec.resolve import resolve
 
 
+EX = Path(__file__).parent.parent / "examples"
+
+
 @pytest.fixture(scope="module")
 def problem():
-    loaded = load("examples/qwen35moe-iq4xs-mtp.recipe")
-    model = load_model("examples/qwen3.5-35b-a3b.manifest.json")
-    res = resolve(loaded.recipe, model, load_imatrix("examples/qwen3.5-35b-a3b.imatrix.json", model))
+    loaded = load(str(EX / "qwen35moe-iq4xs-mtp.recipe"))
+    model = load_model(EX / "qwen3.5-35b-a3b.manifest.json")
+    res = resolve(loaded.recipe, model, load_imatrix(EX / "qwen3.5-35b-a3b.imatrix.json", model))
     return [[solve.Option(o.bytes, o.cost) for o in g.options] for g in res.plan.problem.groups]
 
 
@@ -26,4 +31,4 @@ def test_twenty_budgets_never_worse_than_greedy(problem):
         assert opt.bytes <= cap and gr.bytes <= cap
         assert opt.objective <= gr.objective * (1 + 1e-12)
         assert opt.bound <= opt.objective * (1 + 1e-12)
-        assert opt.gap <= 0.005  # target 0.001: not met yet at every budget (see the report)
+        assert opt.gap <= 0.001, (k, opt.gap)

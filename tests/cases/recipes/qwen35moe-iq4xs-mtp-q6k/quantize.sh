@@ -1,0 +1,1092 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # data below is single-quoted on purpose: nothing in it expands
+# quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
+# recipe: recipes/qwen35moe-iq4xs-mtp-q6k.recipe
+# recipe sha256: b5e3e26a3410e0994a56f4c7d177c30db5cc607004f802411a7193e3d336f230
+# plan sha256: 6c2f5cabdbaed272e9c28d8b1a209e443fa2a53844931dd3572bb3588fb573b5 (plan.lock.json beside this script)
+#
+# Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
+# preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
+# every tensor's final type with the plan before anything is written, the real run into
+# OUT.partial, a check of the written file against the plan, then the rename to OUT.
+#
+# Environment (flags win): LLAMA_QUANTIZE MODEL IMATRIX OUT THREADS RECIPEC.
+set -euo pipefail
+
+# --- the plan, as data ---------------------------------------------------------------------------
+RECIPE_NAME='qwen35moe-iq4xs-mtp-q6k'
+PLAN_SHA256='6c2f5cabdbaed272e9c28d8b1a209e443fa2a53844931dd3572bb3588fb573b5'
+FTYPE='IQ4_XS'
+PREDICTED_BYTES=21525164000
+SPLIT_INPUT=0
+OPTIONS=(
+)
+PROVENANCE=(
+    --override-kv 'recipec.recipe=str:qwen35moe-iq4xs-mtp-q6k'
+    --override-kv "recipec.plan_sha256=str:$PLAN_SHA256"
+)
+# Source shards: header bytes and the sha256 of those bytes (what `recipec inspect` records).
+SHARD_HEADER_BYTES=( )
+SHARD_HEADER_SHA256=( )
+IMATRIX_SHA256=''
+plan_types() {
+    cat <<'RECIPEC_PLAN_TYPES'
+output.weight Q8_0
+output_norm.weight F32
+token_embd.weight Q5_K
+blk.0.attn_gate.weight Q5_K
+blk.0.attn_norm.weight F32
+blk.0.attn_qkv.weight Q5_K
+blk.0.ffn_down_exps.weight Q6_K
+blk.0.ffn_down_shexp.weight Q5_K
+blk.0.ffn_gate_exps.weight Q5_K
+blk.0.ffn_gate_inp.weight F32
+blk.0.ffn_gate_inp_shexp.weight F32
+blk.0.ffn_gate_shexp.weight Q5_K
+blk.0.ffn_up_exps.weight Q5_K
+blk.0.ffn_up_shexp.weight Q5_K
+blk.0.post_attention_norm.weight F32
+blk.0.ssm_a F32
+blk.0.ssm_alpha.weight Q6_K
+blk.0.ssm_beta.weight Q6_K
+blk.0.ssm_conv1d.weight F32
+blk.0.ssm_dt.bias F32
+blk.0.ssm_norm.weight F32
+blk.0.ssm_out.weight Q5_K
+blk.1.attn_gate.weight Q5_K
+blk.1.attn_norm.weight F32
+blk.1.attn_qkv.weight Q5_K
+blk.1.ffn_down_exps.weight Q6_K
+blk.1.ffn_down_shexp.weight Q4_K
+blk.1.ffn_gate_exps.weight Q4_K
+blk.1.ffn_gate_inp.weight F32
+blk.1.ffn_gate_inp_shexp.weight F32
+blk.1.ffn_gate_shexp.weight Q4_K
+blk.1.ffn_up_exps.weight Q4_K
+blk.1.ffn_up_shexp.weight Q4_K
+blk.1.post_attention_norm.weight F32
+blk.1.ssm_a F32
+blk.1.ssm_alpha.weight Q5_K
+blk.1.ssm_beta.weight Q5_K
+blk.1.ssm_conv1d.weight F32
+blk.1.ssm_dt.bias F32
+blk.1.ssm_norm.weight F32
+blk.1.ssm_out.weight Q5_K
+blk.2.attn_gate.weight Q5_K
+blk.2.attn_norm.weight F32
+blk.2.attn_qkv.weight Q5_K
+blk.2.ffn_down_exps.weight Q4_K
+blk.2.ffn_down_shexp.weight Q5_K
+blk.2.ffn_gate_exps.weight Q4_K
+blk.2.ffn_gate_inp.weight F32
+blk.2.ffn_gate_inp_shexp.weight F32
+blk.2.ffn_gate_shexp.weight Q4_K
+blk.2.ffn_up_exps.weight Q4_K
+blk.2.ffn_up_shexp.weight Q4_K
+blk.2.post_attention_norm.weight F32
+blk.2.ssm_a F32
+blk.2.ssm_alpha.weight Q4_K
+blk.2.ssm_beta.weight Q4_K
+blk.2.ssm_conv1d.weight F32
+blk.2.ssm_dt.bias F32
+blk.2.ssm_norm.weight F32
+blk.2.ssm_out.weight Q5_K
+blk.3.attn_k.weight Q5_K
+blk.3.attn_k_norm.weight F32
+blk.3.attn_norm.weight F32
+blk.3.attn_output.weight Q5_K
+blk.3.attn_q.weight Q5_K
+blk.3.attn_q_norm.weight F32
+blk.3.attn_v.weight Q5_K
+blk.3.ffn_down_exps.weight Q4_K
+blk.3.ffn_down_shexp.weight Q4_K
+blk.3.ffn_gate_exps.weight Q4_K
+blk.3.ffn_gate_inp.weight F32
+blk.3.ffn_gate_inp_shexp.weight F32
+blk.3.ffn_gate_shexp.weight Q4_K
+blk.3.ffn_up_exps.weight Q4_K
+blk.3.ffn_up_shexp.weight Q4_K
+blk.3.post_attention_norm.weight F32
+blk.4.attn_gate.weight Q5_K
+blk.4.attn_norm.weight F32
+blk.4.attn_qkv.weight Q5_K
+blk.4.ffn_down_exps.weight Q4_K
+blk.4.ffn_down_shexp.weight Q4_K
+blk.4.ffn_gate_exps.weight Q4_K
+blk.4.ffn_gate_inp.weight F32
+blk.4.ffn_gate_inp_shexp.weight F32
+blk.4.ffn_gate_shexp.weight Q4_K
+blk.4.ffn_up_exps.weight Q4_K
+blk.4.ffn_up_shexp.weight Q4_K
+blk.4.post_attention_norm.weight F32
+blk.4.ssm_a F32
+blk.4.ssm_alpha.weight Q4_K
+blk.4.ssm_beta.weight Q4_K
+blk.4.ssm_conv1d.weight F32
+blk.4.ssm_dt.bias F32
+blk.4.ssm_norm.weight F32
+blk.4.ssm_out.weight Q5_K
+blk.5.attn_gate.weight Q5_K
+blk.5.attn_norm.weight F32
+blk.5.attn_qkv.weight Q5_K
+blk.5.ffn_down_exps.weight Q4_K
+blk.5.ffn_down_shexp.weight Q4_K
+blk.5.ffn_gate_exps.weight Q4_K
+blk.5.ffn_gate_inp.weight F32
+blk.5.ffn_gate_inp_shexp.weight F32
+blk.5.ffn_gate_shexp.weight Q4_K
+blk.5.ffn_up_exps.weight Q4_K
+blk.5.ffn_up_shexp.weight Q4_K
+blk.5.post_attention_norm.weight F32
+blk.5.ssm_a F32
+blk.5.ssm_alpha.weight Q4_K
+blk.5.ssm_beta.weight Q4_K
+blk.5.ssm_conv1d.weight F32
+blk.5.ssm_dt.bias F32
+blk.5.ssm_norm.weight F32
+blk.5.ssm_out.weight Q5_K
+blk.6.attn_gate.weight Q5_K
+blk.6.attn_norm.weight F32
+blk.6.attn_qkv.weight Q5_K
+blk.6.ffn_down_exps.weight Q4_K
+blk.6.ffn_down_shexp.weight Q4_K
+blk.6.ffn_gate_exps.weight Q4_K
+blk.6.ffn_gate_inp.weight F32
+blk.6.ffn_gate_inp_shexp.weight F32
+blk.6.ffn_gate_shexp.weight Q4_K
+blk.6.ffn_up_exps.weight Q4_K
+blk.6.ffn_up_shexp.weight Q4_K
+blk.6.post_attention_norm.weight F32
+blk.6.ssm_a F32
+blk.6.ssm_alpha.weight Q4_K
+blk.6.ssm_beta.weight Q4_K
+blk.6.ssm_conv1d.weight F32
+blk.6.ssm_dt.bias F32
+blk.6.ssm_norm.weight F32
+blk.6.ssm_out.weight Q5_K
+blk.7.attn_k.weight Q5_K
+blk.7.attn_k_norm.weight F32
+blk.7.attn_norm.weight F32
+blk.7.attn_output.weight Q5_K
+blk.7.attn_q.weight Q5_K
+blk.7.attn_q_norm.weight F32
+blk.7.attn_v.weight Q5_K
+blk.7.ffn_down_exps.weight Q4_K
+blk.7.ffn_down_shexp.weight Q4_K
+blk.7.ffn_gate_exps.weight Q4_K
+blk.7.ffn_gate_inp.weight F32
+blk.7.ffn_gate_inp_shexp.weight F32
+blk.7.ffn_gate_shexp.weight Q4_K
+blk.7.ffn_up_exps.weight Q4_K
+blk.7.ffn_up_shexp.weight Q4_K
+blk.7.post_attention_norm.weight F32
+blk.8.attn_gate.weight Q5_K
+blk.8.attn_norm.weight F32
+blk.8.attn_qkv.weight Q5_K
+blk.8.ffn_down_exps.weight Q4_K
+blk.8.ffn_down_shexp.weight Q5_K
+blk.8.ffn_gate_exps.weight Q4_K
+blk.8.ffn_gate_inp.weight F32
+blk.8.ffn_gate_inp_shexp.weight F32
+blk.8.ffn_gate_shexp.weight Q4_K
+blk.8.ffn_up_exps.weight Q4_K
+blk.8.ffn_up_shexp.weight Q4_K
+blk.8.post_attention_norm.weight F32
+blk.8.ssm_a F32
+blk.8.ssm_alpha.weight Q4_K
+blk.8.ssm_beta.weight Q4_K
+blk.8.ssm_conv1d.weight F32
+blk.8.ssm_dt.bias F32
+blk.8.ssm_norm.weight F32
+blk.8.ssm_out.weight Q5_K
+blk.9.attn_gate.weight Q5_K
+blk.9.attn_norm.weight F32
+blk.9.attn_qkv.weight Q5_K
+blk.9.ffn_down_exps.weight Q4_K
+blk.9.ffn_down_shexp.weight Q5_K
+blk.9.ffn_gate_exps.weight Q4_K
+blk.9.ffn_gate_inp.weight F32
+blk.9.ffn_gate_inp_shexp.weight F32
+blk.9.ffn_gate_shexp.weight Q4_K
+blk.9.ffn_up_exps.weight Q4_K
+blk.9.ffn_up_shexp.weight Q4_K
+blk.9.post_attention_norm.weight F32
+blk.9.ssm_a F32
+blk.9.ssm_alpha.weight Q5_K
+blk.9.ssm_beta.weight Q5_K
+blk.9.ssm_conv1d.weight F32
+blk.9.ssm_dt.bias F32
+blk.9.ssm_norm.weight F32
+blk.9.ssm_out.weight Q5_K
+blk.10.attn_gate.weight Q5_K
+blk.10.attn_norm.weight F32
+blk.10.attn_qkv.weight Q5_K
+blk.10.ffn_down_exps.weight Q4_K
+blk.10.ffn_down_shexp.weight Q5_K
+blk.10.ffn_gate_exps.weight Q4_K
+blk.10.ffn_gate_inp.weight F32
+blk.10.ffn_gate_inp_shexp.weight F32
+blk.10.ffn_gate_shexp.weight Q4_K
+blk.10.ffn_up_exps.weight Q4_K
+blk.10.ffn_up_shexp.weight Q4_K
+blk.10.post_attention_norm.weight F32
+blk.10.ssm_a F32
+blk.10.ssm_alpha.weight Q4_K
+blk.10.ssm_beta.weight Q4_K
+blk.10.ssm_conv1d.weight F32
+blk.10.ssm_dt.bias F32
+blk.10.ssm_norm.weight F32
+blk.10.ssm_out.weight Q5_K
+blk.11.attn_k.weight Q5_K
+blk.11.attn_k_norm.weight F32
+blk.11.attn_norm.weight F32
+blk.11.attn_output.weight Q5_K
+blk.11.attn_q.weight Q5_K
+blk.11.attn_q_norm.weight F32
+blk.11.attn_v.weight Q5_K
+blk.11.ffn_down_exps.weight Q4_K
+blk.11.ffn_down_shexp.weight Q4_K
+blk.11.ffn_gate_exps.weight Q4_K
+blk.11.ffn_gate_inp.weight F32
+blk.11.ffn_gate_inp_shexp.weight F32
+blk.11.ffn_gate_shexp.weight Q4_K
+blk.11.ffn_up_exps.weight Q4_K
+blk.11.ffn_up_shexp.weight Q4_K
+blk.11.post_attention_norm.weight F32
+blk.12.attn_gate.weight Q5_K
+blk.12.attn_norm.weight F32
+blk.12.attn_qkv.weight Q5_K
+blk.12.ffn_down_exps.weight Q4_K
+blk.12.ffn_down_shexp.weight Q5_K
+blk.12.ffn_gate_exps.weight Q4_K
+blk.12.ffn_gate_inp.weight F32
+blk.12.ffn_gate_inp_shexp.weight F32
+blk.12.ffn_gate_shexp.weight Q4_K
+blk.12.ffn_up_exps.weight Q4_K
+blk.12.ffn_up_shexp.weight Q4_K
+blk.12.post_attention_norm.weight F32
+blk.12.ssm_a F32
+blk.12.ssm_alpha.weight Q5_K
+blk.12.ssm_beta.weight Q5_K
+blk.12.ssm_conv1d.weight F32
+blk.12.ssm_dt.bias F32
+blk.12.ssm_norm.weight F32
+blk.12.ssm_out.weight Q5_K
+blk.13.attn_gate.weight Q5_K
+blk.13.attn_norm.weight F32
+blk.13.attn_qkv.weight Q5_K
+blk.13.ffn_down_exps.weight Q4_K
+blk.13.ffn_down_shexp.weight Q4_K
+blk.13.ffn_gate_exps.weight Q4_K
+blk.13.ffn_gate_inp.weight F32
+blk.13.ffn_gate_inp_shexp.weight F32
+blk.13.ffn_gate_shexp.weight Q4_K
+blk.13.ffn_up_exps.weight Q4_K
+blk.13.ffn_up_shexp.weight Q4_K
+blk.13.post_attention_norm.weight F32
+blk.13.ssm_a F32
+blk.13.ssm_alpha.weight Q4_K
+blk.13.ssm_beta.weight Q4_K
+blk.13.ssm_conv1d.weight F32
+blk.13.ssm_dt.bias F32
+blk.13.ssm_norm.weight F32
+blk.13.ssm_out.weight Q5_K
+blk.14.attn_gate.weight Q5_K
+blk.14.attn_norm.weight F32
+blk.14.attn_qkv.weight Q5_K
+blk.14.ffn_down_exps.weight Q4_K
+blk.14.ffn_down_shexp.weight Q4_K
+blk.14.ffn_gate_exps.weight Q4_K
+blk.14.ffn_gate_inp.weight F32
+blk.14.ffn_gate_inp_shexp.weight F32
+blk.14.ffn_gate_shexp.weight Q4_K
+blk.14.ffn_up_exps.weight Q4_K
+blk.14.ffn_up_shexp.weight Q4_K
+blk.14.post_attention_norm.weight F32
+blk.14.ssm_a F32
+blk.14.ssm_alpha.weight Q5_K
+blk.14.ssm_beta.weight Q5_K
+blk.14.ssm_conv1d.weight F32
+blk.14.ssm_dt.bias F32
+blk.14.ssm_norm.weight F32
+blk.14.ssm_out.weight Q5_K
+blk.15.attn_k.weight Q5_K
+blk.15.attn_k_norm.weight F32
+blk.15.attn_norm.weight F32
+blk.15.attn_output.weight Q5_K
+blk.15.attn_q.weight Q5_K
+blk.15.attn_q_norm.weight F32
+blk.15.attn_v.weight Q5_K
+blk.15.ffn_down_exps.weight Q4_K
+blk.15.ffn_down_shexp.weight Q4_K
+blk.15.ffn_gate_exps.weight Q4_K
+blk.15.ffn_gate_inp.weight F32
+blk.15.ffn_gate_inp_shexp.weight F32
+blk.15.ffn_gate_shexp.weight Q4_K
+blk.15.ffn_up_exps.weight Q4_K
+blk.15.ffn_up_shexp.weight Q4_K
+blk.15.post_attention_norm.weight F32
+blk.16.attn_gate.weight Q5_K
+blk.16.attn_norm.weight F32
+blk.16.attn_qkv.weight Q5_K
+blk.16.ffn_down_exps.weight Q4_K
+blk.16.ffn_down_shexp.weight Q4_K
+blk.16.ffn_gate_exps.weight Q4_K
+blk.16.ffn_gate_inp.weight F32
+blk.16.ffn_gate_inp_shexp.weight F32
+blk.16.ffn_gate_shexp.weight Q4_K
+blk.16.ffn_up_exps.weight Q4_K
+blk.16.ffn_up_shexp.weight Q4_K
+blk.16.post_attention_norm.weight F32
+blk.16.ssm_a F32
+blk.16.ssm_alpha.weight Q4_K
+blk.16.ssm_beta.weight Q4_K
+blk.16.ssm_conv1d.weight F32
+blk.16.ssm_dt.bias F32
+blk.16.ssm_norm.weight F32
+blk.16.ssm_out.weight Q5_K
+blk.17.attn_gate.weight Q5_K
+blk.17.attn_norm.weight F32
+blk.17.attn_qkv.weight Q5_K
+blk.17.ffn_down_exps.weight Q5_K
+blk.17.ffn_down_shexp.weight Q4_K
+blk.17.ffn_gate_exps.weight Q4_K
+blk.17.ffn_gate_inp.weight F32
+blk.17.ffn_gate_inp_shexp.weight F32
+blk.17.ffn_gate_shexp.weight Q4_K
+blk.17.ffn_up_exps.weight Q4_K
+blk.17.ffn_up_shexp.weight Q4_K
+blk.17.post_attention_norm.weight F32
+blk.17.ssm_a F32
+blk.17.ssm_alpha.weight Q5_K
+blk.17.ssm_beta.weight Q5_K
+blk.17.ssm_conv1d.weight F32
+blk.17.ssm_dt.bias F32
+blk.17.ssm_norm.weight F32
+blk.17.ssm_out.weight Q5_K
+blk.18.attn_gate.weight Q5_K
+blk.18.attn_norm.weight F32
+blk.18.attn_qkv.weight Q5_K
+blk.18.ffn_down_exps.weight Q4_K
+blk.18.ffn_down_shexp.weight Q4_K
+blk.18.ffn_gate_exps.weight Q4_K
+blk.18.ffn_gate_inp.weight F32
+blk.18.ffn_gate_inp_shexp.weight F32
+blk.18.ffn_gate_shexp.weight Q4_K
+blk.18.ffn_up_exps.weight Q4_K
+blk.18.ffn_up_shexp.weight Q4_K
+blk.18.post_attention_norm.weight F32
+blk.18.ssm_a F32
+blk.18.ssm_alpha.weight Q4_K
+blk.18.ssm_beta.weight Q4_K
+blk.18.ssm_conv1d.weight F32
+blk.18.ssm_dt.bias F32
+blk.18.ssm_norm.weight F32
+blk.18.ssm_out.weight Q5_K
+blk.19.attn_k.weight Q5_K
+blk.19.attn_k_norm.weight F32
+blk.19.attn_norm.weight F32
+blk.19.attn_output.weight Q5_K
+blk.19.attn_q.weight Q5_K
+blk.19.attn_q_norm.weight F32
+blk.19.attn_v.weight Q5_K
+blk.19.ffn_down_exps.weight Q4_K
+blk.19.ffn_down_shexp.weight Q4_K
+blk.19.ffn_gate_exps.weight Q4_K
+blk.19.ffn_gate_inp.weight F32
+blk.19.ffn_gate_inp_shexp.weight F32
+blk.19.ffn_gate_shexp.weight Q4_K
+blk.19.ffn_up_exps.weight Q4_K
+blk.19.ffn_up_shexp.weight Q4_K
+blk.19.post_attention_norm.weight F32
+blk.20.attn_gate.weight Q5_K
+blk.20.attn_norm.weight F32
+blk.20.attn_qkv.weight Q5_K
+blk.20.ffn_down_exps.weight Q5_K
+blk.20.ffn_down_shexp.weight Q4_K
+blk.20.ffn_gate_exps.weight Q4_K
+blk.20.ffn_gate_inp.weight F32
+blk.20.ffn_gate_inp_shexp.weight F32
+blk.20.ffn_gate_shexp.weight Q4_K
+blk.20.ffn_up_exps.weight Q4_K
+blk.20.ffn_up_shexp.weight Q4_K
+blk.20.post_attention_norm.weight F32
+blk.20.ssm_a F32
+blk.20.ssm_alpha.weight Q4_K
+blk.20.ssm_beta.weight Q4_K
+blk.20.ssm_conv1d.weight F32
+blk.20.ssm_dt.bias F32
+blk.20.ssm_norm.weight F32
+blk.20.ssm_out.weight Q5_K
+blk.21.attn_gate.weight Q5_K
+blk.21.attn_norm.weight F32
+blk.21.attn_qkv.weight Q5_K
+blk.21.ffn_down_exps.weight Q4_K
+blk.21.ffn_down_shexp.weight Q4_K
+blk.21.ffn_gate_exps.weight Q4_K
+blk.21.ffn_gate_inp.weight F32
+blk.21.ffn_gate_inp_shexp.weight F32
+blk.21.ffn_gate_shexp.weight Q4_K
+blk.21.ffn_up_exps.weight Q4_K
+blk.21.ffn_up_shexp.weight Q4_K
+blk.21.post_attention_norm.weight F32
+blk.21.ssm_a F32
+blk.21.ssm_alpha.weight Q4_K
+blk.21.ssm_beta.weight Q4_K
+blk.21.ssm_conv1d.weight F32
+blk.21.ssm_dt.bias F32
+blk.21.ssm_norm.weight F32
+blk.21.ssm_out.weight Q5_K
+blk.22.attn_gate.weight Q5_K
+blk.22.attn_norm.weight F32
+blk.22.attn_qkv.weight Q5_K
+blk.22.ffn_down_exps.weight Q4_K
+blk.22.ffn_down_shexp.weight Q5_K
+blk.22.ffn_gate_exps.weight Q4_K
+blk.22.ffn_gate_inp.weight F32
+blk.22.ffn_gate_inp_shexp.weight F32
+blk.22.ffn_gate_shexp.weight Q5_K
+blk.22.ffn_up_exps.weight Q4_K
+blk.22.ffn_up_shexp.weight Q5_K
+blk.22.post_attention_norm.weight F32
+blk.22.ssm_a F32
+blk.22.ssm_alpha.weight Q4_K
+blk.22.ssm_beta.weight Q4_K
+blk.22.ssm_conv1d.weight F32
+blk.22.ssm_dt.bias F32
+blk.22.ssm_norm.weight F32
+blk.22.ssm_out.weight Q5_K
+blk.23.attn_k.weight Q5_K
+blk.23.attn_k_norm.weight F32
+blk.23.attn_norm.weight F32
+blk.23.attn_output.weight Q5_K
+blk.23.attn_q.weight Q5_K
+blk.23.attn_q_norm.weight F32
+blk.23.attn_v.weight Q5_K
+blk.23.ffn_down_exps.weight Q4_K
+blk.23.ffn_down_shexp.weight Q5_K
+blk.23.ffn_gate_exps.weight Q4_K
+blk.23.ffn_gate_inp.weight F32
+blk.23.ffn_gate_inp_shexp.weight F32
+blk.23.ffn_gate_shexp.weight Q4_K
+blk.23.ffn_up_exps.weight Q4_K
+blk.23.ffn_up_shexp.weight Q4_K
+blk.23.post_attention_norm.weight F32
+blk.24.attn_gate.weight Q5_K
+blk.24.attn_norm.weight F32
+blk.24.attn_qkv.weight Q5_K
+blk.24.ffn_down_exps.weight Q4_K
+blk.24.ffn_down_shexp.weight Q5_K
+blk.24.ffn_gate_exps.weight Q4_K
+blk.24.ffn_gate_inp.weight F32
+blk.24.ffn_gate_inp_shexp.weight F32
+blk.24.ffn_gate_shexp.weight Q4_K
+blk.24.ffn_up_exps.weight Q4_K
+blk.24.ffn_up_shexp.weight Q4_K
+blk.24.post_attention_norm.weight F32
+blk.24.ssm_a F32
+blk.24.ssm_alpha.weight Q5_K
+blk.24.ssm_beta.weight Q5_K
+blk.24.ssm_conv1d.weight F32
+blk.24.ssm_dt.bias F32
+blk.24.ssm_norm.weight F32
+blk.24.ssm_out.weight Q5_K
+blk.25.attn_gate.weight Q5_K
+blk.25.attn_norm.weight F32
+blk.25.attn_qkv.weight Q5_K
+blk.25.ffn_down_exps.weight Q4_K
+blk.25.ffn_down_shexp.weight Q4_K
+blk.25.ffn_gate_exps.weight Q4_K
+blk.25.ffn_gate_inp.weight F32
+blk.25.ffn_gate_inp_shexp.weight F32
+blk.25.ffn_gate_shexp.weight Q4_K
+blk.25.ffn_up_exps.weight Q4_K
+blk.25.ffn_up_shexp.weight Q4_K
+blk.25.post_attention_norm.weight F32
+blk.25.ssm_a F32
+blk.25.ssm_alpha.weight Q5_K
+blk.25.ssm_beta.weight Q5_K
+blk.25.ssm_conv1d.weight F32
+blk.25.ssm_dt.bias F32
+blk.25.ssm_norm.weight F32
+blk.25.ssm_out.weight Q5_K
+blk.26.attn_gate.weight Q5_K
+blk.26.attn_norm.weight F32
+blk.26.attn_qkv.weight Q5_K
+blk.26.ffn_down_exps.weight Q4_K
+blk.26.ffn_down_shexp.weight Q4_K
+blk.26.ffn_gate_exps.weight Q4_K
+blk.26.ffn_gate_inp.weight F32
+blk.26.ffn_gate_inp_shexp.weight F32
+blk.26.ffn_gate_shexp.weight Q4_K
+blk.26.ffn_up_exps.weight Q4_K
+blk.26.ffn_up_shexp.weight Q4_K
+blk.26.post_attention_norm.weight F32
+blk.26.ssm_a F32
+blk.26.ssm_alpha.weight Q4_K
+blk.26.ssm_beta.weight Q4_K
+blk.26.ssm_conv1d.weight F32
+blk.26.ssm_dt.bias F32
+blk.26.ssm_norm.weight F32
+blk.26.ssm_out.weight Q5_K
+blk.27.attn_k.weight Q5_K
+blk.27.attn_k_norm.weight F32
+blk.27.attn_norm.weight F32
+blk.27.attn_output.weight Q5_K
+blk.27.attn_q.weight Q5_K
+blk.27.attn_q_norm.weight F32
+blk.27.attn_v.weight Q5_K
+blk.27.ffn_down_exps.weight Q4_K
+blk.27.ffn_down_shexp.weight Q4_K
+blk.27.ffn_gate_exps.weight Q4_K
+blk.27.ffn_gate_inp.weight F32
+blk.27.ffn_gate_inp_shexp.weight F32
+blk.27.ffn_gate_shexp.weight Q4_K
+blk.27.ffn_up_exps.weight Q4_K
+blk.27.ffn_up_shexp.weight Q4_K
+blk.27.post_attention_norm.weight F32
+blk.28.attn_gate.weight Q5_K
+blk.28.attn_norm.weight F32
+blk.28.attn_qkv.weight Q5_K
+blk.28.ffn_down_exps.weight Q4_K
+blk.28.ffn_down_shexp.weight Q4_K
+blk.28.ffn_gate_exps.weight Q4_K
+blk.28.ffn_gate_inp.weight F32
+blk.28.ffn_gate_inp_shexp.weight F32
+blk.28.ffn_gate_shexp.weight Q4_K
+blk.28.ffn_up_exps.weight Q4_K
+blk.28.ffn_up_shexp.weight Q4_K
+blk.28.post_attention_norm.weight F32
+blk.28.ssm_a F32
+blk.28.ssm_alpha.weight Q4_K
+blk.28.ssm_beta.weight Q4_K
+blk.28.ssm_conv1d.weight F32
+blk.28.ssm_dt.bias F32
+blk.28.ssm_norm.weight F32
+blk.28.ssm_out.weight Q5_K
+blk.29.attn_gate.weight Q5_K
+blk.29.attn_norm.weight F32
+blk.29.attn_qkv.weight Q5_K
+blk.29.ffn_down_exps.weight Q4_K
+blk.29.ffn_down_shexp.weight Q4_K
+blk.29.ffn_gate_exps.weight Q4_K
+blk.29.ffn_gate_inp.weight F32
+blk.29.ffn_gate_inp_shexp.weight F32
+blk.29.ffn_gate_shexp.weight Q4_K
+blk.29.ffn_up_exps.weight Q4_K
+blk.29.ffn_up_shexp.weight Q4_K
+blk.29.post_attention_norm.weight F32
+blk.29.ssm_a F32
+blk.29.ssm_alpha.weight Q4_K
+blk.29.ssm_beta.weight Q4_K
+blk.29.ssm_conv1d.weight F32
+blk.29.ssm_dt.bias F32
+blk.29.ssm_norm.weight F32
+blk.29.ssm_out.weight Q5_K
+blk.30.attn_gate.weight Q5_K
+blk.30.attn_norm.weight F32
+blk.30.attn_qkv.weight Q5_K
+blk.30.ffn_down_exps.weight Q4_K
+blk.30.ffn_down_shexp.weight Q4_K
+blk.30.ffn_gate_exps.weight Q4_K
+blk.30.ffn_gate_inp.weight F32
+blk.30.ffn_gate_inp_shexp.weight F32
+blk.30.ffn_gate_shexp.weight Q4_K
+blk.30.ffn_up_exps.weight Q4_K
+blk.30.ffn_up_shexp.weight Q4_K
+blk.30.post_attention_norm.weight F32
+blk.30.ssm_a F32
+blk.30.ssm_alpha.weight Q4_K
+blk.30.ssm_beta.weight Q4_K
+blk.30.ssm_conv1d.weight F32
+blk.30.ssm_dt.bias F32
+blk.30.ssm_norm.weight F32
+blk.30.ssm_out.weight Q5_K
+blk.31.attn_k.weight Q5_K
+blk.31.attn_k_norm.weight F32
+blk.31.attn_norm.weight F32
+blk.31.attn_output.weight Q5_K
+blk.31.attn_q.weight Q5_K
+blk.31.attn_q_norm.weight F32
+blk.31.attn_v.weight Q5_K
+blk.31.ffn_down_exps.weight Q4_K
+blk.31.ffn_down_shexp.weight Q4_K
+blk.31.ffn_gate_exps.weight Q4_K
+blk.31.ffn_gate_inp.weight F32
+blk.31.ffn_gate_inp_shexp.weight F32
+blk.31.ffn_gate_shexp.weight Q4_K
+blk.31.ffn_up_exps.weight Q4_K
+blk.31.ffn_up_shexp.weight Q4_K
+blk.31.post_attention_norm.weight F32
+blk.32.attn_gate.weight Q5_K
+blk.32.attn_norm.weight F32
+blk.32.attn_qkv.weight Q5_K
+blk.32.ffn_down_exps.weight Q4_K
+blk.32.ffn_down_shexp.weight Q4_K
+blk.32.ffn_gate_exps.weight Q4_K
+blk.32.ffn_gate_inp.weight F32
+blk.32.ffn_gate_inp_shexp.weight F32
+blk.32.ffn_gate_shexp.weight Q4_K
+blk.32.ffn_up_exps.weight Q4_K
+blk.32.ffn_up_shexp.weight Q4_K
+blk.32.post_attention_norm.weight F32
+blk.32.ssm_a F32
+blk.32.ssm_alpha.weight Q5_K
+blk.32.ssm_beta.weight Q5_K
+blk.32.ssm_conv1d.weight F32
+blk.32.ssm_dt.bias F32
+blk.32.ssm_norm.weight F32
+blk.32.ssm_out.weight Q5_K
+blk.33.attn_gate.weight Q5_K
+blk.33.attn_norm.weight F32
+blk.33.attn_qkv.weight Q5_K
+blk.33.ffn_down_exps.weight Q4_K
+blk.33.ffn_down_shexp.weight Q4_K
+blk.33.ffn_gate_exps.weight Q4_K
+blk.33.ffn_gate_inp.weight F32
+blk.33.ffn_gate_inp_shexp.weight F32
+blk.33.ffn_gate_shexp.weight Q4_K
+blk.33.ffn_up_exps.weight Q4_K
+blk.33.ffn_up_shexp.weight Q4_K
+blk.33.post_attention_norm.weight F32
+blk.33.ssm_a F32
+blk.33.ssm_alpha.weight Q4_K
+blk.33.ssm_beta.weight Q4_K
+blk.33.ssm_conv1d.weight F32
+blk.33.ssm_dt.bias F32
+blk.33.ssm_norm.weight F32
+blk.33.ssm_out.weight Q5_K
+blk.34.attn_gate.weight Q5_K
+blk.34.attn_norm.weight F32
+blk.34.attn_qkv.weight Q5_K
+blk.34.ffn_down_exps.weight Q4_K
+blk.34.ffn_down_shexp.weight Q4_K
+blk.34.ffn_gate_exps.weight Q4_K
+blk.34.ffn_gate_inp.weight F32
+blk.34.ffn_gate_inp_shexp.weight F32
+blk.34.ffn_gate_shexp.weight Q4_K
+blk.34.ffn_up_exps.weight Q4_K
+blk.34.ffn_up_shexp.weight Q4_K
+blk.34.post_attention_norm.weight F32
+blk.34.ssm_a F32
+blk.34.ssm_alpha.weight Q4_K
+blk.34.ssm_beta.weight Q4_K
+blk.34.ssm_conv1d.weight F32
+blk.34.ssm_dt.bias F32
+blk.34.ssm_norm.weight F32
+blk.34.ssm_out.weight Q5_K
+blk.35.attn_k.weight Q5_K
+blk.35.attn_k_norm.weight F32
+blk.35.attn_norm.weight F32
+blk.35.attn_output.weight Q5_K
+blk.35.attn_q.weight Q5_K
+blk.35.attn_q_norm.weight F32
+blk.35.attn_v.weight Q5_K
+blk.35.ffn_down_exps.weight Q5_K
+blk.35.ffn_down_shexp.weight Q5_K
+blk.35.ffn_gate_exps.weight Q5_K
+blk.35.ffn_gate_inp.weight F32
+blk.35.ffn_gate_inp_shexp.weight F32
+blk.35.ffn_gate_shexp.weight Q5_K
+blk.35.ffn_up_exps.weight Q5_K
+blk.35.ffn_up_shexp.weight Q5_K
+blk.35.post_attention_norm.weight F32
+blk.36.attn_gate.weight Q5_K
+blk.36.attn_norm.weight F32
+blk.36.attn_qkv.weight Q5_K
+blk.36.ffn_down_exps.weight Q5_K
+blk.36.ffn_down_shexp.weight Q5_K
+blk.36.ffn_gate_exps.weight Q5_K
+blk.36.ffn_gate_inp.weight F32
+blk.36.ffn_gate_inp_shexp.weight F32
+blk.36.ffn_gate_shexp.weight Q5_K
+blk.36.ffn_up_exps.weight Q5_K
+blk.36.ffn_up_shexp.weight Q5_K
+blk.36.post_attention_norm.weight F32
+blk.36.ssm_a F32
+blk.36.ssm_alpha.weight Q5_K
+blk.36.ssm_beta.weight Q5_K
+blk.36.ssm_conv1d.weight F32
+blk.36.ssm_dt.bias F32
+blk.36.ssm_norm.weight F32
+blk.36.ssm_out.weight Q5_K
+blk.37.attn_gate.weight Q5_K
+blk.37.attn_norm.weight F32
+blk.37.attn_qkv.weight Q5_K
+blk.37.ffn_down_exps.weight Q5_K
+blk.37.ffn_down_shexp.weight Q5_K
+blk.37.ffn_gate_exps.weight Q5_K
+blk.37.ffn_gate_inp.weight F32
+blk.37.ffn_gate_inp_shexp.weight F32
+blk.37.ffn_gate_shexp.weight Q5_K
+blk.37.ffn_up_exps.weight Q5_K
+blk.37.ffn_up_shexp.weight Q5_K
+blk.37.post_attention_norm.weight F32
+blk.37.ssm_a F32
+blk.37.ssm_alpha.weight Q5_K
+blk.37.ssm_beta.weight Q5_K
+blk.37.ssm_conv1d.weight F32
+blk.37.ssm_dt.bias F32
+blk.37.ssm_norm.weight F32
+blk.37.ssm_out.weight Q5_K
+blk.38.attn_gate.weight Q5_K
+blk.38.attn_norm.weight F32
+blk.38.attn_qkv.weight Q5_K
+blk.38.ffn_down_exps.weight Q5_K
+blk.38.ffn_down_shexp.weight Q5_K
+blk.38.ffn_gate_exps.weight Q5_K
+blk.38.ffn_gate_inp.weight F32
+blk.38.ffn_gate_inp_shexp.weight F32
+blk.38.ffn_gate_shexp.weight Q5_K
+blk.38.ffn_up_exps.weight Q5_K
+blk.38.ffn_up_shexp.weight Q5_K
+blk.38.post_attention_norm.weight F32
+blk.38.ssm_a F32
+blk.38.ssm_alpha.weight Q5_K
+blk.38.ssm_beta.weight Q5_K
+blk.38.ssm_conv1d.weight F32
+blk.38.ssm_dt.bias F32
+blk.38.ssm_norm.weight F32
+blk.38.ssm_out.weight Q5_K
+blk.39.attn_k.weight Q5_K
+blk.39.attn_k_norm.weight F32
+blk.39.attn_norm.weight F32
+blk.39.attn_output.weight Q5_K
+blk.39.attn_q.weight Q5_K
+blk.39.attn_q_norm.weight F32
+blk.39.attn_v.weight Q5_K
+blk.39.ffn_down_exps.weight Q5_K
+blk.39.ffn_down_shexp.weight Q5_K
+blk.39.ffn_gate_exps.weight Q5_K
+blk.39.ffn_gate_inp.weight F32
+blk.39.ffn_gate_inp_shexp.weight F32
+blk.39.ffn_gate_shexp.weight Q5_K
+blk.39.ffn_up_exps.weight Q5_K
+blk.39.ffn_up_shexp.weight Q5_K
+blk.39.post_attention_norm.weight F32
+blk.40.attn_k.weight Q6_K
+blk.40.attn_k_norm.weight F32
+blk.40.attn_norm.weight F32
+blk.40.attn_output.weight Q6_K
+blk.40.attn_q.weight Q6_K
+blk.40.attn_q_norm.weight F32
+blk.40.attn_v.weight Q6_K
+blk.40.ffn_down_exps.weight Q6_K
+blk.40.ffn_down_shexp.weight Q6_K
+blk.40.ffn_gate_exps.weight Q6_K
+blk.40.ffn_gate_inp.weight F32
+blk.40.ffn_gate_inp_shexp.weight F32
+blk.40.ffn_gate_shexp.weight Q6_K
+blk.40.ffn_up_exps.weight Q6_K
+blk.40.ffn_up_shexp.weight Q6_K
+blk.40.nextn.eh_proj.weight Q6_K
+blk.40.nextn.enorm.weight F32
+blk.40.nextn.hnorm.weight F32
+blk.40.nextn.shared_head_norm.weight F32
+blk.40.post_attention_norm.weight F32
+RECIPEC_PLAN_TYPES
+}
+
+# --- settings ------------------------------------------------------------------------------------
+HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+LLAMA_QUANTIZE=${LLAMA_QUANTIZE:-llama-quantize}
+DEFAULT_MODEL='examples/qwen3.5-35b-a3b.gguf'
+DEFAULT_IMATRIX='examples/qwen3.5-35b-a3b.imatrix.json'
+DEFAULT_OUT="$HERE"/'qwen35moe-iq4xs-mtp-q6k.gguf'
+MODEL=${MODEL:-$DEFAULT_MODEL}
+IMATRIX=${IMATRIX-$DEFAULT_IMATRIX}
+OUT=${OUT:-$DEFAULT_OUT}
+THREADS=${THREADS:-$(nproc 2>/dev/null || echo 4)}
+RECIPEC=${RECIPEC:-recipec}
+TYPES_FILE="$HERE/tensor-types.txt"
+PLAN_FILE="$HERE/plan.lock.json"
+FORCE=0
+VERIFY_INPUTS=1
+KEEP_SPLIT=0
+GATE_ONLY=0
+
+usage() {
+    cat <<'EOF'
+usage: quantize.sh [options]
+  --llama-quantize PATH   the llama-quantize binary (env LLAMA_QUANTIZE)
+  --model PATH            the source GGUF, first shard of a split model (env MODEL)
+  --imatrix PATH          the importance matrix, '' for none (env IMATRIX)
+  --out PATH              the output GGUF (env OUT)
+  --threads N             threads for llama-quantize (env THREADS)
+  --force                 replace an existing OUT
+  --no-verify-inputs      skip the header sha256 check of the inputs
+  --keep-split            write one output shard per input shard
+  --dry-run               run the preflight and the dry-run gate only
+  -h, --help              this text
+EOF
+}
+
+die() {
+    printf 'quantize.sh: %s\n' "$*" >&2
+    exit 1
+}
+
+need_value() {
+    [[ $# -ge 2 ]] || die "$1 needs a value"
+}
+
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --llama-quantize) need_value "$@"; LLAMA_QUANTIZE=$2; shift 2 ;;
+        --model) need_value "$@"; MODEL=$2; shift 2 ;;
+        --imatrix) need_value "$@"; IMATRIX=$2; shift 2 ;;
+        --out) need_value "$@"; OUT=$2; shift 2 ;;
+        --threads) need_value "$@"; THREADS=$2; shift 2 ;;
+        --force) FORCE=1; shift ;;
+        --no-verify-inputs) VERIFY_INPUTS=0; shift ;;
+        --keep-split) KEEP_SPLIT=1; shift ;;
+        --dry-run) GATE_ONLY=1; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; die "unknown option: $1" ;;
+    esac
+done
+
+# A path llama-quantize could read as an option (leading -) gets a ./ in front.
+as_arg() {
+    case $1 in
+        -*) printf './%s' "$1" ;;
+        *) printf '%s' "$1" ;;
+    esac
+}
+
+sha256_stdin() {
+    if command -v sha256sum >/dev/null 2>&1; then
+        sha256sum | cut -d ' ' -f 1
+    elif command -v shasum >/dev/null 2>&1; then
+        shasum -a 256 | cut -d ' ' -f 1
+    else
+        openssl dgst -sha256 -r | cut -d ' ' -f 1
+    fi
+}
+
+# shard_path FIRST INDEX COUNT: the path of shard INDEX (1-based) of a split model.
+shard_path() {
+    local first=$1 num count
+    printf -v num '%05d' "$2"
+    printf -v count '%05d' "$3"
+    printf '%s' "${first%-00001-of-*.gguf}-$num-of-$count.gguf"
+}
+
+# --- preflight -----------------------------------------------------------------------------------
+[[ $THREADS =~ ^[0-9]+$ ]] || die "THREADS must be a number, got: $THREADS"
+[[ $OUT == *.gguf ]] || die "the output must end in .gguf (llama-quantize could read it as a type): $OUT"
+if ! command -v -- "$LLAMA_QUANTIZE" >/dev/null 2>&1; then
+    die "llama-quantize not found: $LLAMA_QUANTIZE (set LLAMA_QUANTIZE or --llama-quantize)"
+fi
+help_text=$("$LLAMA_QUANTIZE" --help 2>&1 || true)
+for flag in --tensor-type-file --dry-run; do
+    [[ $help_text == *"$flag"* ]] || die "$LLAMA_QUANTIZE does not support $flag; build a newer llama.cpp"
+done
+[[ -f $TYPES_FILE ]] || die "missing $TYPES_FILE (keep the kit's files together)"
+[[ -f $MODEL ]] || die "model not found: $MODEL (set MODEL or --model)"
+if [[ -n $IMATRIX ]]; then
+    [[ -f $IMATRIX ]] || die "imatrix not found: $IMATRIX (set IMATRIX or --imatrix, '' for none)"
+    [[ $IMATRIX != *.json ]] || die "$IMATRIX is an imatrix summary; give the imatrix GGUF or .dat"
+fi
+
+shard_count=${#SHARD_HEADER_BYTES[@]}
+INPUTS=("$MODEL")
+if [[ $shard_count -gt 1 ]]; then
+    [[ $MODEL == *-00001-of-*.gguf ]] || die "the plan's model has $shard_count shards; give the first (-00001-of-…)"
+    for ((i = 2; i <= shard_count; i++)); do
+        INPUTS+=("$(shard_path "$MODEL" "$i" "$shard_count")")
+    done
+fi
+for f in "${INPUTS[@]}"; do
+    [[ -f $f ]] || die "model shard not found: $f"
+done
+
+if [[ $VERIFY_INPUTS -eq 1 ]]; then
+    if [[ $shard_count -eq 0 ]]; then
+        echo "quantize.sh: the plan records no model header hash; input not checked" >&2
+    fi
+    for ((i = 0; i < shard_count; i++)); do
+        got=$(head -c "${SHARD_HEADER_BYTES[i]}" -- "${INPUTS[i]}" | sha256_stdin)
+        [[ $got == "${SHARD_HEADER_SHA256[i]}" ]] ||
+            die "${INPUTS[i]}: header sha256 $got is not the plan's ${SHARD_HEADER_SHA256[i]} (another model? --no-verify-inputs to skip)"
+    done
+    if [[ -n $IMATRIX && -n $IMATRIX_SHA256 ]]; then
+        got=$(sha256_stdin <"$IMATRIX")
+        [[ $got == "$IMATRIX_SHA256" ]] ||
+            die "$IMATRIX: sha256 $got is not the plan's $IMATRIX_SHA256 (--no-verify-inputs to skip)"
+    fi
+fi
+
+if [[ $KEEP_SPLIT -eq 1 && $SPLIT_INPUT -eq 1 ]]; then
+    OUT_STEM=${OUT%.gguf}
+    PARTIAL="$OUT_STEM.partial.gguf"
+    OUTPUTS=() PARTIALS=()
+    for ((i = 1; i <= shard_count; i++)); do
+        OUTPUTS+=("$(shard_path "$OUT_STEM-00001-of-x.gguf" "$i" "$shard_count")")
+        PARTIALS+=("$(shard_path "$OUT_STEM.partial-00001-of-x.gguf" "$i" "$shard_count")")
+    done
+else
+    KEEP_SPLIT=0
+    PARTIAL="$OUT.partial"
+    OUTPUTS=("$OUT")
+    PARTIALS=("$PARTIAL")
+fi
+for f in "${OUTPUTS[@]}"; do
+    if [[ -e $f && $FORCE -ne 1 ]]; then
+        die "$f exists; pass --force to replace it"
+    fi
+done
+out_dir=$(dirname -- "$OUT")
+[[ -d $out_dir ]] || die "output directory not found: $out_dir"
+avail_kib=$(df -Pk -- "$out_dir" | awk 'NR == 2 { print $4 }')
+if [[ $avail_kib =~ ^[0-9]+$ ]] && ((avail_kib * 1024 < PREDICTED_BYTES)); then
+    die "$out_dir has $((avail_kib / 1024)) MiB free; the output needs $((PREDICTED_BYTES / 1048576)) MiB"
+fi
+
+ARGS=("${OPTIONS[@]}" --tensor-type-file "$(as_arg "$TYPES_FILE")")
+if [[ -n $IMATRIX ]]; then
+    ARGS+=(--imatrix "$(as_arg "$IMATRIX")")
+fi
+if [[ $KEEP_SPLIT -eq 1 ]]; then
+    ARGS+=(--keep-split)
+fi
+ARGS+=("${PROVENANCE[@]}")
+POSITIONAL=("$(as_arg "$MODEL")" "$(as_arg "$PARTIAL")" "$FTYPE" "$THREADS")
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/recipec-quantize.XXXXXX")
+QPID=
+DONE=0
+cleanup() {
+    if [[ -n $QPID ]]; then
+        kill "$QPID" 2>/dev/null || true
+        wait "$QPID" 2>/dev/null || true
+    fi
+    if [[ $DONE -ne 1 ]]; then
+        rm -f -- "${PARTIALS[@]}"
+    fi
+    rm -rf -- "$WORK"
+}
+trap cleanup EXIT
+trap 'echo "quantize.sh: interrupted; nothing written" >&2; exit 130' INT
+trap 'echo "quantize.sh: terminated; nothing written" >&2; exit 143' TERM
+
+# --- the dry-run gate ----------------------------------------------------------------------------
+printf 'quantize.sh: recipe %s, plan %s\n' "$RECIPE_NAME" "${PLAN_SHA256:0:12}" >&2
+echo "quantize.sh: dry run: checking every tensor's type against the plan" >&2
+if ! "$LLAMA_QUANTIZE" --dry-run "${ARGS[@]}" "${POSITIONAL[@]}" >"$WORK/dry-run.log" 2>&1; then
+    tail -n 20 "$WORK/dry-run.log" >&2
+    die "llama-quantize --dry-run failed; nothing written"
+fi
+plan_types >"$WORK/plan.txt"
+# Dry-run lines: `[  84/  96] NAME - [ne0, ...], type =    f16, size = A MiB -> B MiB (q6_K)`;
+# the type in parentheses is the final one, a line without `->` keeps its source type.
+if ! awk -v planfile="$WORK/plan.txt" '
+    BEGIN {
+        while ((getline line < planfile) > 0) {
+            split(line, f, " ")
+            want[f[1]] = f[2]
+            order[++n] = f[1]
+        }
+    }
+    /^\[ *[0-9]+\/ *[0-9]+\] / {
+        s = $0
+        sub(/^\[ *[0-9]+\/ *[0-9]+\] +/, "", s)
+        name = s
+        sub(/ .*/, "", name)
+        t = s
+        if (match(s, /\([A-Za-z0-9_]+\)[ \t\r]*$/)) {
+            t = substr(s, RSTART + 1, RLENGTH - 1)
+            sub(/\).*/, "", t)
+        } else {
+            sub(/.*type = */, "", t)
+            sub(/,.*/, "", t)
+        }
+        if (!(name in got)) {
+            seen++
+        }
+        got[name] = toupper(t)
+    }
+    END {
+        bad = 0
+        for (i = 1; i <= n; i++) {
+            k = order[i]
+            if (!(k in got)) {
+                print "  " k ": planned " want[k] ", missing from the dry run"
+                bad++
+            } else if (got[k] != want[k]) {
+                print "  " k ": planned " want[k] ", llama-quantize would write " got[k]
+                bad++
+            }
+        }
+        for (k in got) {
+            if (!(k in want)) {
+                print "  " k ": not in the plan, llama-quantize would write " got[k]
+                bad++
+            }
+        }
+        if (n == 0 || seen == 0) {
+            print "  no tensors compared (empty plan or unreadable dry-run output)"
+            bad++
+        }
+        exit (bad > 0 ? 1 : 0)
+    }' "$WORK/dry-run.log" >"$WORK/mismatches.txt"; then
+    echo "quantize.sh: the dry run does not match the plan; nothing written:" >&2
+    sort "$WORK/mismatches.txt" >&2
+    exit 1
+fi
+echo "quantize.sh: dry run matches the plan ($(wc -l <"$WORK/plan.txt") tensors)" >&2
+if [[ $GATE_ONLY -eq 1 ]]; then
+    exit 0
+fi
+
+# --- quantize ------------------------------------------------------------------------------------
+rm -f -- "${PARTIALS[@]}"
+echo "quantize.sh: writing $PARTIAL" >&2
+"$LLAMA_QUANTIZE" "${ARGS[@]}" "${POSITIONAL[@]}" &
+QPID=$!
+rc=0
+wait "$QPID" || rc=$?
+QPID=
+[[ $rc -eq 0 ]] || die "llama-quantize failed (exit $rc); nothing written"
+for f in "${PARTIALS[@]}"; do
+    [[ -f $f ]] || die "llama-quantize did not write $f"
+done
+
+# --- verify, then publish ------------------------------------------------------------------------
+verified=0
+if command -v -- "$RECIPEC" >/dev/null 2>&1; then
+    "$RECIPEC" verify "$PLAN_FILE" "${PARTIALS[@]}" || die "the written file differs from the plan; not renamed"
+    verified=1
+elif command -v python3 >/dev/null 2>&1 && python3 -c 'import gguf' >/dev/null 2>&1; then
+    python3 - "$PLAN_FILE" "${PARTIALS[@]}" <<'PY' || die "the written file differs from the plan; not renamed"
+import json, sys
+import gguf
+plan = json.load(open(sys.argv[1], encoding="utf-8"))
+want = {t["name"]: t for t in plan["tensors"]}
+got = {}
+for path in sys.argv[2:]:
+    for t in gguf.GGUFReader(path).tensors:
+        got[t.name] = (gguf.GGMLQuantizationType(int(t.tensor_type)).name, [int(d) for d in t.shape], int(t.n_bytes))
+bad = []
+for name, t in want.items():
+    if name not in got:
+        bad.append(f"{name}: missing from the file")
+    elif got[name] != (t["type"], list(t["shape"]), t["bytes"]):
+        bad.append(f"{name}: planned {t['type']} {t['shape']} {t['bytes']} B, file has {got[name][0]} {got[name][1]} {got[name][2]} B")
+bad += [f"{name}: not in the plan" for name in got if name not in want]
+for line in bad:
+    print("  " + line, file=sys.stderr)
+print(f"verify: {len(want)} tensors, {len(bad)} difference(s)", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+    verified=1
+fi
+for ((i = 0; i < ${#PARTIALS[@]}; i++)); do
+    mv -f -- "${PARTIALS[i]}" "${OUTPUTS[i]}"
+done
+DONE=1
+if [[ $verified -eq 1 ]]; then
+    echo "quantize.sh: wrote and verified ${OUTPUTS[*]}" >&2
+else
+    echo "quantize.sh: wrote ${OUTPUTS[*]}; could not verify it (install recipec, or python3 with gguf)" >&2
+fi

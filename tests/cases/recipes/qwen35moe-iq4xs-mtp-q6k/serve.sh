@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # data below is single-quoted on purpose: nothing in it expands
+# serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
+# recipe: recipes/qwen35moe-iq4xs-mtp-q6k.recipe
+# recipe sha256: b5e3e26a3410e0994a56f4c7d177c30db5cc607004f802411a7193e3d336f230
+# plan sha256: 6c2f5cabdbaed272e9c28d8b1a209e443fa2a53844931dd3572bb3588fb573b5
+# target: cuda
+#
+# Starts llama-server on the quantized model with the recipe's serve settings.
+# Environment (flags win): LLAMA_SERVER MODEL HOST PORT. Arguments after the options
+# (or after --) go to llama-server unchanged.
+set -euo pipefail
+
+HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+DEFAULT_MODEL="$HERE"/'qwen35moe-iq4xs-mtp-q6k.gguf'
+LLAMA_SERVER=${LLAMA_SERVER:-llama-server}
+MODEL=${MODEL:-$DEFAULT_MODEL}
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8080}
+SETTINGS=(
+    -c '32768'
+    -fa 'on'
+    -ctk 'q8_0'
+    -ctv 'q8_0'
+    -ngl 'all'
+    # draft with the model's own MTP block
+    --spec-type draft-mtp
+    --spec-draft-n-max '2'
+    --spec-draft-n-min 0
+)
+DEFAULT_MMPROJ=''
+MMPROJ=${MMPROJ:-$DEFAULT_MMPROJ}
+
+usage() {
+    cat <<'EOF'
+usage: serve.sh [--model PATH] [--host HOST] [--port PORT] [--llama-server PATH] [--] [llama-server args…]
+EOF
+}
+
+die() {
+    printf 'serve.sh: %s\n' "$*" >&2
+    exit 1
+}
+
+EXTRA=()
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --model) [[ $# -ge 2 ]] || die "--model needs a value"; MODEL=$2; shift 2 ;;
+        --host) [[ $# -ge 2 ]] || die "--host needs a value"; HOST=$2; shift 2 ;;
+        --port) [[ $# -ge 2 ]] || die "--port needs a value"; PORT=$2; shift 2 ;;
+        --llama-server) [[ $# -ge 2 ]] || die "--llama-server needs a value"; LLAMA_SERVER=$2; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        --) shift; EXTRA+=("$@"); break ;;
+        *) EXTRA+=("$1"); shift ;;
+    esac
+done
+
+# A model written with --keep-split: serve its first shard.
+if [[ ! -f $MODEL && $MODEL == *.gguf ]]; then
+    for f in "${MODEL%.gguf}"-00001-of-*.gguf; do
+        [[ -f $f ]] && MODEL=$f
+        break
+    done
+fi
+[[ -f $MODEL ]] || die "model not found: $MODEL (run quantize.sh, or set MODEL or --model)"
+command -v -- "$LLAMA_SERVER" >/dev/null 2>&1 || die "llama-server not found: $LLAMA_SERVER (set LLAMA_SERVER)"
+[[ $PORT =~ ^[0-9]+$ ]] || die "PORT must be a number, got: $PORT"
+
+ARGS=(-m "$MODEL" --host "$HOST" --port "$PORT" "${SETTINGS[@]}")
+if [[ -n $MMPROJ ]]; then
+    ARGS+=(--mmproj "$MMPROJ")
+fi
+exec "$LLAMA_SERVER" "${ARGS[@]}" "${EXTRA[@]}"
