@@ -32,3 +32,12 @@ def test_twenty_budgets_never_worse_than_greedy(problem):
         assert opt.objective <= gr.objective * (1 + 1e-12)
         assert opt.bound <= opt.objective * (1 + 1e-12)
         assert opt.gap <= 0.001, (k, opt.gap)
+
+
+def test_example_plan_lands_just_below_its_size_budget():
+    loaded = load(str(EX / "qwen35moe-iq4xs-mtp.recipe"))
+    model = load_model(EX / "qwen3.5-35b-a3b.manifest.json")
+    t = resolve(loaded.recipe, model, load_imatrix(EX / "qwen3.5-35b-a3b.imatrix.json", model)).plan.totals
+    assert t.budget_bytes == int(19.4 * (1 << 30))
+    assert t.budget_bytes * 0.995 <= t.counted_bytes <= t.budget_bytes
+    assert t.gap <= 0.001
