@@ -125,6 +125,7 @@ class Resolution:
     diagnostics: tuple[Diagnostic, ...] = ()
     assignment: dict[str, str] = field(default_factory=dict)
     rules: tuple = ()
+    source_model: ModelInfo | None = None  # the input model as read (before any MTP drop)
 
 
 # ----------------------------------------------------------------------------- selectors
@@ -615,7 +616,7 @@ def resolve(recipe: Recipe, model: ModelInfo, imatrix: ImatrixStats | None = Non
         notes=tuple(notes))
     return Resolution(plan=plan, model=out_model, tensors=final, groups=tuple(groups),
                       problem_groups=tuple(decided), diagnostics=tuple(diags), assignment=assignment,
-                      rules=tuple(rules))
+                      rules=tuple(rules), source_model=model)
 
 
 def _base(path: str) -> str:

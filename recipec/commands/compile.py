@@ -94,7 +94,7 @@ def render(res) -> dict[str, str]:
     except ImportError:
         render_kit = None
     if render_kit is not None:
-        return render_kit(res.plan, model=res.model)
+        return render_kit(res.plan, model=res.model, source_model=res.source_model)
     from recipec.llamacpp import Rule
     from recipec.rules import format_rules
 

@@ -1,0 +1,145 @@
+"""Running the real llama.cpp tools (llama-imatrix, llama-perplexity, llama-quantize) and reading their output."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+class ToolError(RuntimeError):
+    pass
+
+
+def bin_dir() -> Path:
+    """The llama.cpp bin/ directory: $LLAMA_CPP_BIN, else the pinned build (built on first use)."""
+    env = os.environ.get("LLAMA_CPP_BIN")
+    if env:
+        return Path(env)
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "build_llama_cpp.sh")], check=True,
+                         capture_output=True, text=True).stdout
+    d = Path(out.strip().splitlines()[-1])
+    if not (d / "llama-perplexity").is_file():
+        subprocess.run(["bash", str(HERE / "build_perplexity.sh")], check=True, capture_output=True, text=True)
+    return d
+
+
+def tool(name: str) -> str:
+    path = bin_dir() / name
+    if not path.is_file():
+        raise ToolError(f"{name} not found in {path.parent}")
+    return str(path)
+
+
+def run(args: list[str], log_path: Path, env: dict | None = None) -> str:
+    """Run a command, keep its combined output in log_path, raise with the tail on failure."""
+    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                          env={**os.environ, **(env or {})})
+    log_path.write_text(proc.stdout)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-25:])
+        raise ToolError(f"{Path(args[0]).name} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
+    return proc.stdout
+
+
+def version() -> str:
+    proc = subprocess.run([tool("llama-quantize"), "--version"], capture_output=True, text=True)
+    m = re.search(r"version:? .*", proc.stdout + proc.stderr)
+    return m.group(0).strip() if m else "unknown"
+
+
+def imatrix(model: Path, text: Path, out: Path, ctx: int, chunks: int, threads: int) -> None:
+    args = [tool("llama-imatrix"), "-m", str(model), "-f", str(text), "-o", str(out), "-c", str(ctx),
+            "-t", str(threads), "--no-ppl"]
+    if chunks:
+        args += ["--chunks", str(chunks)]
+    run(args, out.with_suffix(".log"))
+    if not out.is_file():
+        raise ToolError(f"llama-imatrix wrote no {out}")
+
+
+_FINAL = re.compile(r"Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+)")
+
+
+def save_base_logits(model: Path, text: Path, base: Path, ctx: int, chunks: int, threads: int) -> tuple[float, float]:
+    """F16 logits of the evaluation text into `base`; returns llama.cpp's perplexity (± error)."""
+    args = [tool("llama-perplexity"), "-m", str(model), "-f", str(text), "-c", str(ctx), "-t", str(threads),
+            "--kl-divergence-base", str(base)]
+    if chunks:
+        args += ["--chunks", str(chunks)]
+    out = run(args, base.with_suffix(".log"))
+    m = _FINAL.search(out)
+    if not m or not base.is_file():
+        raise ToolError(f"llama-perplexity printed no final estimate; log {base.with_suffix('.log')}")
+    return float(m.group(1)), float(m.group(2))
+
+
+@dataclass(frozen=True)
+class KLD:
+    """llama-perplexity --kl-divergence's summary."""
+
+    ppl: float
+    ppl_err: float
+    ppl_base: float
+    kld: float
+    kld_err: float
+    kld_p99: float
+    kld_p999: float
+    kld_max: float
+    kld_median: float
+    same_top: float  # percent
+    same_top_err: float
+    attempts: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _num(pattern: str, text: str) -> tuple[float, ...] | None:
+    m = re.search(pattern, text, re.M)
+    return tuple(float(g) for g in m.groups()) if m else None
+
+
+def parse_kld(out: str) -> dict | None:
+    """The summary's numbers, or None when the run ended before printing all of it."""
+    pm = r"\s*(?:±|\+/-)\s*"
+    f = r"(-?[0-9.]+(?:e[-+]?[0-9]+)?)"
+    fields = {
+        "ppl": _num(rf"^Mean PPL\(Q\)\s*:\s*{f}{pm}{f}", out),
+        "ppl_base": _num(rf"^Mean PPL\(base\)\s*:\s*{f}", out),
+        "kld": _num(rf"^Mean\s+KLD:\s*{f}{pm}{f}", out),
+        "kld_max": _num(rf"^Maximum KLD:\s*{f}", out),
+        "kld_p999": _num(rf"^99\.9%\s+KLD:\s*{f}", out),
+        "kld_p99": _num(rf"^99\.0%\s+KLD:\s*{f}", out),
+        "kld_median": _num(rf"^Median\s+KLD:\s*{f}", out),
+        "same_top": _num(rf"^Same top p:\s*{f}{pm}{f}\s*%", out),
+    }
+    if any(v is None for v in fields.values()):
+        return None
+    return {
+        "ppl": fields["ppl"][0], "ppl_err": fields["ppl"][1], "ppl_base": fields["ppl_base"][0],
+        "kld": fields["kld"][0], "kld_err": fields["kld"][1], "kld_p99": fields["kld_p99"][0],
+        "kld_p999": fields["kld_p999"][0], "kld_max": fields["kld_max"][0], "kld_median": fields["kld_median"][0],
+        "same_top": fields["same_top"][0], "same_top_err": fields["same_top"][1],
+    }
+
+
+def kl_divergence(model: Path, base: Path, log_path: Path, threads: int, retries: int) -> KLD:
+    """Measure against the base logits; a run that ends without the final summary is retried."""
+    args = [tool("llama-perplexity"), "-m", str(model), "--kl-divergence-base", str(base), "--kl-divergence",
+            "-t", str(threads)]
+    last = ""
+    for attempt in range(1, retries + 2):
+        proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+        last = proc.stdout
+        log_path.write_text(last)
+        got = parse_kld(last) if proc.returncode == 0 else None
+        if got is not None:
+            return KLD(**got, attempts=attempt)
+    tail = "\n".join(last.splitlines()[-15:])
+    raise ToolError(f"llama-perplexity gave no KLD summary in {retries + 1} attempts; log {log_path}:\n{tail}")
