@@ -22,7 +22,7 @@ from recipec import __version__, hardware
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.llamacpp import Rule
 from recipec.modelinfo import ModelInfo
-from recipec.plan import Plan
+from recipec.plan import Plan, layer_ranges
 from recipec.rules import format_rules
 
 KIT_FILES = ("plan.lock.json", "tensor-types.txt", "quantize.sh", "serve.sh", "card.md")
@@ -95,17 +95,6 @@ def environment() -> SandboxedEnvironment:
 
 # --- context ------------------------------------------------------------------------------------
 
-def _ranges(layers: list[int]) -> str:
-    """`0-3, 5, 7-9` for a sorted list of layer numbers."""
-    out, start, prev = [], None, None
-    for n in layers + [None]:
-        if start is not None and n is not None and n == prev + 1:
-            prev = n
-            continue
-        if start is not None:
-            out.append(str(start) if start == prev else f"{start}-{prev}")
-        start = prev = n
-    return ", ".join(out)
 
 
 def _role_table(plan: Plan) -> list[dict]:
@@ -122,7 +111,7 @@ def _role_table(plan: Plan) -> list[dict]:
     out = []
     for row in rows.values():
         layers = sorted(set(row["layers"]))
-        where = "global" if not layers else _ranges(layers)
+        where = "global" if not layers else layer_ranges(layers)
         out.append({**row, "where": ("MTP " if row["mtp"] else "") + where,
                     "mib": f"{row['bytes'] / (1 << 20):.1f}"})
     return out

@@ -190,3 +190,16 @@ class Plan(_Frozen):
     def types(self) -> dict[str, str]:
         """Tensor name -> planned type."""
         return {t.name: t.type for t in self.tensors}
+
+
+def layer_ranges(layers) -> str:
+    """`0-3, 5, 7-9` for layer numbers (any order, repeats allowed)."""
+    out, start, prev = [], None, None
+    for n in sorted(set(layers)) + [None]:
+        if start is not None and n is not None and n == prev + 1:
+            prev = n
+            continue
+        if start is not None:
+            out.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = n
+    return ", ".join(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recipec.plan import Plan, TensorEntry
+from recipec.plan import Plan, TensorEntry, layer_ranges
 
 
 @dataclass(frozen=True)
@@ -34,16 +34,6 @@ class ChangeGroup:
     tensors: tuple[str, ...]
 
 
-def _ranges(layers: list[int]) -> str:
-    out, start, prev = [], None, None
-    for n in sorted(set(layers)) + [None]:
-        if start is not None and n is not None and n == prev + 1:
-            prev = n
-            continue
-        if start is not None:
-            out.append(str(start) if start == prev else f"{start}-{prev}")
-        start = prev = n
-    return ", ".join(out)
 
 
 def changes(a: Plan, b: Plan) -> list[Change]:
@@ -71,7 +61,7 @@ def group(chs: list[Change]) -> list[ChangeGroup]:
     out = []
     for (role, mtp, ta, tb), cs in buckets.items():
         layers = [c.layer for c in cs if c.layer is not None]
-        where = _ranges(layers) if layers else "global"
+        where = layer_ranges(layers) if layers else "global"
         out.append(ChangeGroup(role, ("MTP " if mtp else "") + where, ta, tb, len(cs),
                                sum(c.bytes_b - c.bytes_a for c in cs), tuple(c.name for c in cs)))
     return out

@@ -31,11 +31,11 @@ from recipec import __version__, errormodel, ggml, hardware, kvcache, solve
 from recipec.checks.common import role_matches
 from recipec.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from recipec.imatrix import ImatrixStats
-from recipec.llamacpp import is_quantizable, needs_imatrix, pad, predict_file_size, shape_fallback
-from recipec.modelinfo import ModelInfo, SourceInfo, TensorInfo
-from recipec.llamacpp import tensor_info_bytes
+from recipec.llamacpp import (is_quantizable, needs_imatrix, pad, predict_file_size, shape_fallback,
+                              tensor_info_bytes)
+from recipec.modelinfo import ModelInfo, TensorInfo
 from recipec import plan as P
-from recipec.recipe import BoundRule, LayerSpec, Recipe, SelectorSpec
+from recipec.recipe import LayerSpec, Recipe, SelectorSpec
 from recipec.rules import synthesize
 from recipec.source import Span
 
@@ -271,7 +271,6 @@ def resolve(recipe: Recipe, model: ModelInfo, imatrix: ImatrixStats | None = Non
     has_mtp = model.nextn_layers > 0 and any(t.mtp for t in model.tensors)
     drop = has_mtp and mtp.policy == "drop"
     out_model = drop_mtp(model) if drop else model
-    present = {t.name for t in out_model.tensors}
 
     # --- bounds per tensor, in statement order
     bounds: dict[str, list[Bound]] = {}

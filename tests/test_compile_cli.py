@@ -4,7 +4,6 @@ import subprocess
 
 import pytest
 
-from recipec import ggml
 from recipec.cli import run
 from recipec.plan import Plan
 from tests.test_quantize_e2e import dry_run_types
