@@ -471,15 +471,51 @@ def _scaled_dp(groups: list[list[Option]], capacity: int, resolution: int, round
     return value, choice
 
 
+def _reduce(groups: list[list[Option]], capacity: int, incumbent: float) -> list[list[int]]:
+    """Options that can still beat INCUMBENT, per group (Lagrangian reduction at the LP slope).
+
+    With lam the LP's break slope and h_g = min_o (c_o + lam b_o), any solution costs at least
+    L = sum_g h_g - lam C plus, for each group, its option's reduced cost c + lam b - h_g; an
+    option whose reduced cost alone lifts L to the incumbent can be dropped.
+    """
+    segs, used = [], 0
+    for opts in groups:
+        h = _hull(opts)
+        used += opts[h[0]].bytes
+        for a, b in zip(h, h[1:]):
+            segs.append(((opts[a].cost - opts[b].cost) / (opts[b].bytes - opts[a].bytes),
+                         opts[b].bytes - opts[a].bytes))
+    segs.sort(key=lambda x: -x[0])
+    room, lam = capacity - used, 0.0
+    for slope, extra in segs:
+        if extra <= room:
+            room -= extra
+        else:
+            lam = slope
+            break
+    mins = [min(o.cost + lam * o.bytes for o in opts) for opts in groups]
+    low = sum(mins) - lam * capacity
+    slack = incumbent - low + 1e-9 * max(1.0, abs(incumbent))
+    return [[i for i, o in enumerate(opts) if o.cost + lam * o.bytes - m <= slack]
+            for opts, m in zip(groups, mins)]
+
+
 def _tighten(groups: list[list[Option]], capacity: int, sol: Solution) -> Solution:
-    """Improve a large problem's solution and bound with scaled DPs of growing resolution."""
+    """Improve a large problem's solution and bound with scaled DPs of growing resolution.
+
+    Before each DP the options that cannot beat the incumbent are removed (a proven
+    reduction), so the DP spans fewer bytes and its units are finer.
+    """
     best_choice, best_cost, bound = list(sol.choice), sol.objective, sol.bound
     for resolution in DP_RESOLUTIONS:
         if best_cost <= 0 or (best_cost - bound) / best_cost <= GAP_TARGET:
             break
-        low, _ = _scaled_dp(groups, capacity, resolution, round_up=False)
+        keep = _reduce(groups, capacity, best_cost)
+        sub = [[groups[g][i] for i in k] for g, k in enumerate(keep)]
+        low, _ = _scaled_dp(sub, capacity, resolution, round_up=False)
         bound = max(bound, min(low, best_cost))
-        _, choice = _scaled_dp(groups, capacity, resolution, round_up=True)
+        _, picked = _scaled_dp(sub, capacity, resolution, round_up=True)
+        choice = [keep[g][i] for g, i in enumerate(picked)]
         used = sum(groups[g][i].bytes for g, i in enumerate(choice))
         _fill(groups, choice, used, capacity)
         cost, _ = _evaluate(groups, choice)

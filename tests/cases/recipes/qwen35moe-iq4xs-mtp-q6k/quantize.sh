@@ -3,7 +3,7 @@
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-iq4xs-mtp-q6k.recipe
 # recipe sha256: b5e3e26a3410e0994a56f4c7d177c30db5cc607004f802411a7193e3d336f230
-# plan sha256: 6c2f5cabdbaed272e9c28d8b1a209e443fa2a53844931dd3572bb3588fb573b5 (plan.lock.json beside this script)
+# plan sha256: 4e269fe22fec061ebdae57854a829f393565e93b880a2c275905275eebd02b29 (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -15,9 +15,9 @@ set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
 RECIPE_NAME='qwen35moe-iq4xs-mtp-q6k'
-PLAN_SHA256='6c2f5cabdbaed272e9c28d8b1a209e443fa2a53844931dd3572bb3588fb573b5'
+PLAN_SHA256='4e269fe22fec061ebdae57854a829f393565e93b880a2c275905275eebd02b29'
 FTYPE='IQ4_XS'
-PREDICTED_BYTES=21525164000
+PREDICTED_BYTES=21525162976
 SPLIT_INPUT=0
 OPTIONS=(
 )
@@ -47,8 +47,8 @@ blk.0.ffn_up_exps.weight Q5_K
 blk.0.ffn_up_shexp.weight Q5_K
 blk.0.post_attention_norm.weight F32
 blk.0.ssm_a F32
-blk.0.ssm_alpha.weight Q6_K
-blk.0.ssm_beta.weight Q6_K
+blk.0.ssm_alpha.weight Q5_K
+blk.0.ssm_beta.weight Q5_K
 blk.0.ssm_conv1d.weight F32
 blk.0.ssm_dt.bias F32
 blk.0.ssm_norm.weight F32
@@ -66,8 +66,8 @@ blk.1.ffn_up_exps.weight Q4_K
 blk.1.ffn_up_shexp.weight Q4_K
 blk.1.post_attention_norm.weight F32
 blk.1.ssm_a F32
-blk.1.ssm_alpha.weight Q5_K
-blk.1.ssm_beta.weight Q5_K
+blk.1.ssm_alpha.weight Q4_K
+blk.1.ssm_beta.weight Q4_K
 blk.1.ssm_conv1d.weight F32
 blk.1.ssm_dt.bias F32
 blk.1.ssm_norm.weight F32
@@ -212,8 +212,8 @@ blk.9.ffn_up_exps.weight Q4_K
 blk.9.ffn_up_shexp.weight Q4_K
 blk.9.post_attention_norm.weight F32
 blk.9.ssm_a F32
-blk.9.ssm_alpha.weight Q5_K
-blk.9.ssm_beta.weight Q5_K
+blk.9.ssm_alpha.weight Q4_K
+blk.9.ssm_beta.weight Q4_K
 blk.9.ssm_conv1d.weight F32
 blk.9.ssm_dt.bias F32
 blk.9.ssm_norm.weight F32
@@ -266,8 +266,8 @@ blk.12.ffn_up_exps.weight Q4_K
 blk.12.ffn_up_shexp.weight Q4_K
 blk.12.post_attention_norm.weight F32
 blk.12.ssm_a F32
-blk.12.ssm_alpha.weight Q5_K
-blk.12.ssm_beta.weight Q5_K
+blk.12.ssm_alpha.weight Q4_K
+blk.12.ssm_beta.weight Q4_K
 blk.12.ssm_conv1d.weight F32
 blk.12.ssm_dt.bias F32
 blk.12.ssm_norm.weight F32
@@ -358,8 +358,8 @@ blk.17.ffn_up_exps.weight Q4_K
 blk.17.ffn_up_shexp.weight Q4_K
 blk.17.post_attention_norm.weight F32
 blk.17.ssm_a F32
-blk.17.ssm_alpha.weight Q5_K
-blk.17.ssm_beta.weight Q5_K
+blk.17.ssm_alpha.weight Q4_K
+blk.17.ssm_beta.weight Q4_K
 blk.17.ssm_conv1d.weight F32
 blk.17.ssm_dt.bias F32
 blk.17.ssm_norm.weight F32
@@ -485,8 +485,8 @@ blk.24.ffn_up_exps.weight Q4_K
 blk.24.ffn_up_shexp.weight Q4_K
 blk.24.post_attention_norm.weight F32
 blk.24.ssm_a F32
-blk.24.ssm_alpha.weight Q5_K
-blk.24.ssm_beta.weight Q5_K
+blk.24.ssm_alpha.weight Q4_K
+blk.24.ssm_beta.weight Q4_K
 blk.24.ssm_conv1d.weight F32
 blk.24.ssm_dt.bias F32
 blk.24.ssm_norm.weight F32
@@ -504,8 +504,8 @@ blk.25.ffn_up_exps.weight Q4_K
 blk.25.ffn_up_shexp.weight Q4_K
 blk.25.post_attention_norm.weight F32
 blk.25.ssm_a F32
-blk.25.ssm_alpha.weight Q5_K
-blk.25.ssm_beta.weight Q5_K
+blk.25.ssm_alpha.weight Q4_K
+blk.25.ssm_beta.weight Q4_K
 blk.25.ssm_conv1d.weight F32
 blk.25.ssm_dt.bias F32
 blk.25.ssm_norm.weight F32
@@ -610,7 +610,7 @@ blk.31.attn_q.weight Q5_K
 blk.31.attn_q_norm.weight F32
 blk.31.attn_v.weight Q5_K
 blk.31.ffn_down_exps.weight Q4_K
-blk.31.ffn_down_shexp.weight Q4_K
+blk.31.ffn_down_shexp.weight Q5_K
 blk.31.ffn_gate_exps.weight Q4_K
 blk.31.ffn_gate_inp.weight F32
 blk.31.ffn_gate_inp_shexp.weight F32
@@ -631,8 +631,8 @@ blk.32.ffn_up_exps.weight Q4_K
 blk.32.ffn_up_shexp.weight Q4_K
 blk.32.post_attention_norm.weight F32
 blk.32.ssm_a F32
-blk.32.ssm_alpha.weight Q5_K
-blk.32.ssm_beta.weight Q5_K
+blk.32.ssm_alpha.weight Q4_K
+blk.32.ssm_beta.weight Q4_K
 blk.32.ssm_conv1d.weight F32
 blk.32.ssm_dt.bias F32
 blk.32.ssm_norm.weight F32
