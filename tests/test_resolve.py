@@ -57,3 +57,33 @@ def test_ties_make_one_group(llama, tmp_path):
 def test_never_quantized_warns(llama, tmp_path):
     res = _res(tmp_path, "floor attn_norm Q8_0\n", llama)
     assert any(d.code == "R302" for d in res.diagnostics)
+
+
+def test_tie_auto_ties_tensors_that_read_the_same_input(llama, fixture_model, tmp_path):
+    from recipec.fixtures import write_imatrix
+    from recipec.imatrix import load_imatrix
+
+    path = write_imatrix("llama", fixture_model("llama"), tmp_path / "i.gguf")
+    imatrix = load_imatrix(path, llama)
+    p = tmp_path / "r.recipe"
+    for auto in (False, True):
+        p.write_text('recipe "t"\nbase Q4_K_M\nbudget 5 bpw\n' + ("tie auto\n" if auto else ""))
+        res = resolve(load(str(p)).recipe, llama, imatrix)
+        groups = {n: i for i, g in enumerate(res.plan.problem.groups) for n in g.tensors}
+        qkv = {groups.get(f"blk.1.{r}.weight") for r in ("attn_q", "attn_k", "attn_v")}
+        gate_up = {groups.get(f"blk.1.{r}.weight") for r in ("ffn_gate", "ffn_up")}
+        if auto:  # equal in_sum2 fingerprints: one decision per layer for q/k/v and for gate/up
+            assert len(qkv) == 1 and len(gate_up) == 1 and qkv != gate_up
+            assert len({res.plan.tensor(f"blk.1.{r}.weight").type for r in ("attn_q", "attn_k", "attn_v")}) == 1
+            assert groups.get("blk.1.attn_output.weight") not in qkv
+        else:
+            assert len(qkv) == 3
+
+
+def test_solver_greedy_is_recorded_and_never_beats_optimal(llama, tmp_path):
+    opt = _res(tmp_path, "budget 5 bpw\nsolver optimal\n", llama).plan.totals
+    gr = _res(tmp_path, "budget 5 bpw\nsolver greedy\n", llama).plan.totals
+    assert (opt.solver, gr.solver) == ("optimal", "greedy")
+    assert gr.counted_bytes <= gr.budget_bytes and opt.counted_bytes <= opt.budget_bytes
+    assert opt.objective <= gr.objective * (1 + 1e-12)
+    assert gr.bound <= gr.objective
