@@ -54,7 +54,6 @@ class Evaluation:
     imatrix_chunks: int = 0  # 0: all
     eval_chunks: int = 0  # 0: all
     threads: int = 2
-    retries: int = 3
 
 
 @dataclass(frozen=True)

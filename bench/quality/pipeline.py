@@ -78,7 +78,7 @@ def base_stage(cfg: BenchConfig, prep: Prepared, root: Path) -> Base:
 def _chunks(log_path: Path) -> int:
     import re
 
-    m = re.search(r"computing over (\d+) chunks", log_path.read_text())
+    m = re.search(r"perplexity over (\d+) chunks", log_path.read_text())
     return int(m.group(1)) if m else 0
 
 
@@ -156,7 +156,7 @@ def _pyenv() -> dict:
 
 
 def _measure(cfg: BenchConfig, base: Base, model: Path, d: Path) -> dict:
-    k = tools.kl_divergence(model, base.logits, d / "kld.log", cfg.evaluation.threads, cfg.evaluation.retries)
+    k = tools.kl_divergence(model, base.logits, d / "kld.log", cfg.evaluation.threads)
     log(f"  KLD {k.kld:.6f} ± {k.kld_err:.6f}, p99 {k.kld_p99:.5f}, same top {k.same_top:.2f} %, PPL {k.ppl:.3f}"
         + (f" ({k.attempts} attempts)" if k.attempts > 1 else ""))
     return k.to_dict()

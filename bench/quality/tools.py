@@ -72,11 +72,19 @@ def save_base_logits(model: Path, text: Path, base: Path, ctx: int, chunks: int,
             "--kl-divergence-base", str(base)]
     if chunks:
         args += ["--chunks", str(chunks)]
-    out = run(args, base.with_suffix(".log"))
+    out = run_until(args, base.with_suffix(".log"), _FINAL.search)
     m = _FINAL.search(out)
-    if not m or not base.is_file():
-        raise ToolError(f"llama-perplexity printed no final estimate; log {base.with_suffix('.log')}")
     return float(m.group(1)), float(m.group(2))
+
+
+def run_until(args: list[str], log_path: Path, complete, retries: int = 8) -> str:
+    """Run llama-perplexity until its output is complete (see kl_divergence on why it may not be)."""
+    for attempt in range(1, retries + 2):
+        out = run(args, log_path)
+        if complete(out):
+            return out
+    tail = "\n".join(out.splitlines()[-15:])
+    raise ToolError(f"{Path(args[0]).name} output stayed incomplete in {retries + 1} attempts; log {log_path}:\n{tail}")
 
 
 @dataclass(frozen=True)
@@ -129,17 +137,21 @@ def parse_kld(out: str) -> dict | None:
     }
 
 
-def kl_divergence(model: Path, base: Path, log_path: Path, threads: int, retries: int) -> KLD:
-    """Measure against the base logits; a run that ends without the final summary is retried."""
+def kl_divergence(model: Path, base: Path, log_path: Path, threads: int, retries: int = 8) -> KLD:
+    """Measure against the base logits; a run whose output lacks the final summary is retried.
+
+    llama.cpp logs through a queue drained by a thread that is not joined at exit, so the last
+    lines (the summary) are sometimes lost, more often on a loaded machine; the numbers are
+    deterministic, so a retry gives the same values.
+    """
     args = [tool("llama-perplexity"), "-m", str(model), "--kl-divergence-base", str(base), "--kl-divergence",
             "-t", str(threads)]
-    last = ""
-    for attempt in range(1, retries + 2):
-        proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
-        last = proc.stdout
-        log_path.write_text(last)
-        got = parse_kld(last) if proc.returncode == 0 else None
-        if got is not None:
-            return KLD(**got, attempts=attempt)
-    tail = "\n".join(last.splitlines()[-15:])
-    raise ToolError(f"llama-perplexity gave no KLD summary in {retries + 1} attempts; log {log_path}:\n{tail}")
+    attempts = 0
+
+    def complete(out: str) -> bool:
+        nonlocal attempts
+        attempts += 1
+        return parse_kld(out) is not None
+
+    out = run_until(args, log_path, complete, retries)
+    return KLD(**parse_kld(out), attempts=attempts)
