@@ -191,9 +191,10 @@ def _check(plan: Plan) -> None:
         raise DiagnosticError(problems)
 
 
-def kit_context(plan: Plan, model: ModelInfo | None = None, source_model: ModelInfo | None = None) -> dict:
+def kit_context(plan: Plan, model: ModelInfo | None = None, source_model: ModelInfo | None = None,
+                plan_json: str | None = None) -> dict:
     """Everything the templates read, precomputed (the templates only loop and quote)."""
-    plan_json = plan.to_json()
+    plan_json = plan_json if plan_json is not None else plan.to_json()
     lq = plan.llama_quantize
     options, keep_split = _split_options(lq.options)
     shards = _shards(plan, model, source_model)
@@ -277,10 +278,11 @@ def render_kit(plan: Plan, *, model: ModelInfo | None = None,
     Raises DiagnosticError (E403, E404) when the plan cannot be turned into working scripts.
     """
     _check(plan)
-    ctx = kit_context(plan, model, source_model)
+    plan_json = plan.to_json()
+    ctx = kit_context(plan, model, source_model, plan_json)
     env = environment()
     files = {
-        "plan.lock.json": plan.to_json(),
+        "plan.lock.json": plan_json,
         "tensor-types.txt": format_rules(Rule(r.pattern, r.type) for r in plan.llama_quantize.rules),
     }
     for name in ("quantize.sh", "serve.sh", "card.md"):

@@ -46,6 +46,8 @@ def lark_parser(strict: bool = False) -> Lark:
     """The one Lark parser (LALR, contextual lexer, positions propagated)."""
     options = dict(parser="lalr", lexer="contextual", propagate_positions=True,
                    maybe_placeholders=False, strict=strict)
+    if not strict:  # the analysed grammar is cached (keyed by the grammar's sha256) by Lark
+        options["cache"] = True
     names = [t.name for t in Lark(grammar_text(), **options).terminals]
     return Lark(grammar_text(), lexer_callbacks={n: _TOKENS for n in names}, **options)
 
