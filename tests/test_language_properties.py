@@ -47,7 +47,8 @@ def _terminal_strategies():
     return out
 
 
-RECIPES = from_lark(lark_parser(), start="start", explicit=_terminal_strategies())
+# the strict parser is built from the grammar text (not Lark's cache), which from_lark needs
+RECIPES = from_lark(lark_parser(strict=True), start="start", explicit=_terminal_strategies())
 
 
 def _parse_or_none(text):

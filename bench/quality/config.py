@@ -28,10 +28,10 @@ class Training:
 
     method: str = "torch"
     seed: int = 1234
-    steps: int = 500
+    steps: int = 320
     batch: int = 16
     lr: float = 3e-3
-    warmup: int = 30
+    warmup: int = 20
     weight_decay: float = 0.1
     threads: int = 2
 

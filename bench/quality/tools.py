@@ -48,9 +48,12 @@ def run(args: list[str], log_path: Path, env: dict | None = None) -> str:
 
 
 def version() -> str:
-    proc = subprocess.run([tool("llama-quantize"), "--version"], capture_output=True, text=True)
-    m = re.search(r"version:? .*", proc.stdout + proc.stderr)
-    return m.group(0).strip() if m else "unknown"
+    """llama.cpp's version line and compiler, as the tools print them."""
+    proc = subprocess.run([tool("llama-perplexity"), "--version"], capture_output=True, text=True)
+    text = proc.stdout + proc.stderr
+    m = re.search(r"^version: (.*)$", text, re.M)
+    b = re.search(r"^built with (.*)$", text, re.M)
+    return (m.group(1).strip() if m else "unknown") + (f", built with {b.group(1).strip()}" if b else "")
 
 
 def imatrix(model: Path, text: Path, out: Path, ctx: int, chunks: int, threads: int) -> None:
