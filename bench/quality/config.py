@@ -69,7 +69,11 @@ class BenchConfig:
     ladder: tuple[str, ...] = (
         "Q2_K", "IQ3_XXS", "IQ3_S", "Q3_K", "IQ4_XS", "Q4_K", "Q5_K", "Q6_K", "Q8_0",
     )
-    solvers: tuple[str, ...] = ("optimal", "greedy")
+    # recipec variants per size: (solver, pins). Every stock mix keeps output.weight at Q6_K, so
+    # the one pin that copies a stock decision is measured too.
+    variants: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("optimal", ()), ("greedy", ()), ("optimal", ("output Q6_K",)),
+    )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -95,6 +99,7 @@ SMOKE = BenchConfig(
     corpus=Corpus(eval_bytes=30_000, calib_bytes=30_000, train_bytes=1_000_000, tokenizer_bytes=300_000),
     evaluation=Evaluation(ctx=128, imatrix_chunks=40, eval_chunks=40),
     mixes=("Q4_K_M",),
+    variants=(("optimal", ()), ("greedy", ())),
 )
 
 CONFIGS = {c.name: c for c in (FULL, SMOKE)}

@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import subprocess
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -76,8 +75,6 @@ def base_stage(cfg: BenchConfig, prep: Prepared, root: Path) -> Base:
 
 
 def _chunks(log_path: Path) -> int:
-    import re
-
     m = re.search(r"perplexity over (\d+) chunks", log_path.read_text())
     return int(m.group(1)) if m else 0
 
@@ -109,15 +106,24 @@ def stock_variant(cfg: BenchConfig, base: Base, mix: str, root: Path) -> dict:
     return json.loads(st.path("result.json").read_text())
 
 
-def recipe_text(mix: str, solver: str, budget_bytes: int, ladder: tuple[str, ...]) -> str:
-    return (f'# The budget is the exact size of llama-quantize\'s own {mix} of the same model and imatrix.\n'
-            f'recipe "bench-{mix.lower()}-{solver}"\n'
+def recipe_text(mix: str, solver: str, pins: tuple[str, ...], budget_bytes: int, ladder: tuple[str, ...]) -> str:
+    suffix = "".join(f"-pin-{p.split()[0]}" for p in pins)
+    return (f"# The budget is the exact size of llama-quantize's own {mix} of the same model and imatrix.\n"
+            f'recipe "bench-{mix.lower()}-{solver}{suffix}"\n'
             f"arch   llama\nbase   {mix}\nladder {' '.join(ladder)}\n"
-            f"budget {budget_bytes} B\nsolver {solver}\n")
+            f"budget {budget_bytes} B\n" + "".join(f"pin    {p}\n" for p in pins) + f"solver {solver}\n")
 
 
-def recipec_variant(cfg: BenchConfig, base: Base, mix: str, solver: str, budget: int, root: Path) -> dict:
-    text = recipe_text(mix, solver, budget, cfg.ladder)
+def variant_name(solver: str, pins: tuple[str, ...]) -> tuple[str, str]:
+    """(label, method) of a recipec variant: `recipec optimal`, `recipec optimal, pin output Q6_K`."""
+    label = f"recipec {solver}" + "".join(f", pin {p}" for p in pins)
+    method = f"recipec-{solver}" + ("-pinned" if pins else "")
+    return label, method
+
+
+def recipec_variant(cfg: BenchConfig, base: Base, mix: str, solver: str, pins: tuple[str, ...], budget: int,
+                    root: Path) -> dict:
+    text = recipe_text(mix, solver, pins, budget, cfg.ladder)
     key = stage_key("recipec", base.key, text, recipec_digest(), code=("tools.py", "pipeline.py"))
     st = Stage(root, key)
     if not st.done:
@@ -125,11 +131,11 @@ def recipec_variant(cfg: BenchConfig, base: Base, mix: str, solver: str, budget:
         recipe = d / "bench.recipe"
         recipe.write_text(text)
         kit = d / "kit"
-        log(f"{mix}: recipec compile (solver {solver}, budget {budget} B)")
+        log(f"{mix}: recipec compile (solver {solver}{''.join(', pin ' + p for p in pins)}, budget {budget} B)")
         tools.run([sys.executable, "-m", "recipec", "compile", str(recipe), "--model", str(base.model),
                    "--imatrix", str(base.imatrix), "-o", str(kit)], d / "compile.log", env=_pyenv())
         plan = json.loads((kit / "plan.lock.json").read_text())
-        out = d / f"recipec-{mix}-{solver}.gguf"
+        out = d / f"recipec-{mix}-{solver}{'-pinned' if pins else ''}.gguf"
         wrapper = d / "recipec"
         wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m recipec "$@"\n')
         wrapper.chmod(0o755)
@@ -141,7 +147,8 @@ def recipec_variant(cfg: BenchConfig, base: Base, mix: str, solver: str, budget:
         tools.run([sys.executable, "-m", "recipec", "verify", str(kit / "plan.lock.json"), str(out)],
                   d / "verify.log", env=_pyenv())
         totals = plan["totals"]
-        result = {"label": f"recipec {solver}", "mix": mix, "method": f"recipec-{solver}", "budget_bytes": budget,
+        label, method = variant_name(solver, pins)
+        result = {"label": label, "mix": mix, "method": method, "recipe": text, "budget_bytes": budget,
                   "predicted_bytes": totals["file_bytes"], "objective": totals["objective"], "gap": totals["gap"],
                   "verified": True, **file_stats(out)}
         result["kld"] = _measure(cfg, base, out, d)
@@ -178,6 +185,6 @@ def run_bench(cfg: BenchConfig, root: Path | None = None, keep_models: bool = Tr
     for mix in cfg.mixes:
         stock = stock_variant(cfg, base, mix, root)
         res.rows.append(stock)
-        for solver in cfg.solvers:
-            res.rows.append(recipec_variant(cfg, base, mix, solver, stock["file_bytes"], root))
+        for solver, pins in cfg.variants:
+            res.rows.append(recipec_variant(cfg, base, mix, solver, pins, stock["file_bytes"], root))
     return res

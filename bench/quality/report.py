@@ -17,7 +17,7 @@ def table_rows(rows: list[dict]) -> list[tuple[str, ...]]:
         k = r["kld"]
         out.append((
             r["mix"], r["label"], f"{r['file_bytes'] / MIB:.4f}", f"{r['bpw']:.3f}",
-            f"{k['kld']:.5f} ± {k['kld_err']:.5f}", f"{k['kld_p99']:.4f}",
+            f"{k['kld']:.6f} ± {k['kld_err']:.6f}", f"{k['kld_p99']:.5f}",
             f"{k['same_top']:.2f} ± {k['same_top_err']:.2f}", f"{k['ppl']:.3f} ± {k['ppl_err']:.3f}",
         ))
     return out
@@ -52,13 +52,16 @@ def comparison(rows: list[dict]) -> list[dict]:
     return out
 
 
-COLORS = {"stock": "#444444", "recipec-optimal": "#1f77b4", "recipec-greedy": "#ff7f0e"}
-MARKS = {"stock": "square", "recipec-optimal": "circle", "recipec-greedy": "diamond"}
+COLORS = {"stock": "#444444", "recipec-optimal": "#1f77b4", "recipec-greedy": "#ff7f0e",
+          "recipec-optimal-pinned": "#2ca02c"}
+MARKS = {"stock": "square", "recipec-optimal": "circle", "recipec-greedy": "diamond", "recipec-optimal-pinned": "circle"}
+LEGEND = {"stock": "stock llama.cpp", "recipec-optimal": "recipec optimal", "recipec-greedy": "recipec greedy",
+          "recipec-optimal-pinned": "optimal, output Q6_K"}
 
 
 def svg_chart(rows: list[dict], title: str) -> str:
     """Mean KLD (log scale) against file size (MiB), one series per method, error bars ±1 s.e."""
-    W, H, L, R, T, B = 720, 440, 80, 170, 40, 60
+    W, H, L, R, T, B = 760, 440, 80, 190, 40, 60
     xs = [r["file_bytes"] / MIB for r in rows]
     ys = [r["kld"]["kld"] for r in rows]
     x0, x1 = min(xs), max(xs)
@@ -118,7 +121,7 @@ def svg_chart(rows: list[dict], title: str) -> str:
     for method, color in COLORS.items():
         if any(r["method"] == method for r in rows):
             out.append(_marker(MARKS[method], W - R + 20, ly, color, method))
-            out.append(f'<text x="{W - R + 32}" y="{ly + 4}">{escape(method.replace("-", " "))}</text>')
+            out.append(f'<text x="{W - R + 32}" y="{ly + 4}">{escape(LEGEND[method])}</text>')
             ly += 20
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 
 
 class ToolError(RuntimeError):
@@ -23,10 +22,7 @@ def bin_dir() -> Path:
         return Path(env)
     out = subprocess.run(["bash", str(ROOT / "scripts" / "build_llama_cpp.sh")], check=True,
                          capture_output=True, text=True).stdout
-    d = Path(out.strip().splitlines()[-1])
-    if not (d / "llama-perplexity").is_file():
-        subprocess.run(["bash", str(HERE / "build_perplexity.sh")], check=True, capture_output=True, text=True)
-    return d
+    return Path(out.strip().splitlines()[-1])
 
 
 def tool(name: str) -> str:
