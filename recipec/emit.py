@@ -22,11 +22,10 @@ from recipec import __version__, hardware
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.llamacpp import Rule
 from recipec.modelinfo import ModelInfo
-from recipec.plan import Plan, layer_ranges
+from recipec.plan import PROVENANCE_KEYS, Plan, kv_string, layer_ranges
 from recipec.rules import format_rules
 
 KIT_FILES = ("plan.lock.json", "tensor-types.txt", "quantize.sh", "serve.sh", "card.md")
-KV_STRING_MAX = 127  # llama.cpp's --override-kv string limit (bytes)
 # Tensor names the scripts carry as data (one `NAME TYPE` line each, split on white space).
 _SCRIPTABLE_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
 _SHARD = re.compile(r"-00001-of-(\d{5})\.gguf$")
@@ -50,13 +49,6 @@ def oneline(value: Any) -> str:
 def md(value: Any) -> str:
     """VALUE as literal Markdown text (one line, no markup)."""
     return re.sub(r"([\\`*_{}\[\]<>()#+!|~])", r"\\\1", oneline(value))
-
-
-def kv_string(value: str) -> str:
-    """VALUE cut to llama.cpp's --override-kv string limit, control characters replaced."""
-    clean = "".join(c if c.isprintable() else "_" for c in value)
-    raw = clean.encode("utf-8")[:KV_STRING_MAX]
-    return raw.decode("utf-8", errors="ignore")
 
 
 def fence(text: str) -> str:
@@ -225,7 +217,7 @@ def kit_context(plan: Plan, model: ModelInfo | None = None, source_model: ModelI
     if totals.budget_bytes and totals.counted_bytes is not None:
         budget_used = f"{100.0 * totals.counted_bytes / totals.budget_bytes:.1f}"
     heat, legend = _heatmap(plan)
-    name_kv = "recipec.recipe=str:" + kv_string(plan.name)
+    name_kv = f"{PROVENANCE_KEYS[0]}=str:" + kv_string(plan.name)
     command = ["llama-quantize", *options, "--tensor-type-file", "tensor-types.txt"]
     if imatrix_default:
         command += ["--imatrix", imatrix_default]

@@ -47,6 +47,24 @@ FALLBACK: dict[str, str] = {
 GGUF_HEADER_BYTES = 24  # magic, version, n_tensors, n_kv
 _SPLIT_KEYS = ("split.no", "split.count", "split.tensors.count")
 _ADDED_KEYS = ("general.quantization_version", "general.file_type")  # both u32
+KV_STRING_MAX = 127  # llama.cpp keeps at most 127 bytes of an override string
+
+
+def string_kv_bytes(key: str, value_bytes: int) -> int:
+    """Header bytes of one string key/value: u64 key length, key, u32 type, u64 length, value."""
+    return 8 + len(key.encode("utf-8")) + 4 + 8 + min(value_bytes, KV_STRING_MAX)
+
+
+def imatrix_kv_bytes(path_bytes: int, dataset_bytes: int | None) -> int:
+    """Header bytes of the keys llama-quantize adds when given --imatrix (tools/quantize/quantize.cpp):
+    quantize.imatrix.file and .dataset (strings cut at 127 bytes), .entries_count and
+    .chunks_count (integers, counted at 8 bytes)."""
+    n = string_kv_bytes("quantize.imatrix.file", path_bytes)
+    if dataset_bytes is not None:
+        n += string_kv_bytes("quantize.imatrix.dataset", dataset_bytes)
+    for key in ("quantize.imatrix.entries_count", "quantize.imatrix.chunks_count"):
+        n += 8 + len(key) + 4 + 8
+    return n
 
 
 def n_dims(shape: Sequence[int]) -> int:
@@ -254,26 +272,28 @@ class SizePrediction:
     data_bytes: int
 
 
-def predict_file_size(model: ModelInfo, types: Mapping[str, str], *, kv_bytes: int | None = None) -> SizePrediction:
+def predict_file_size(model: ModelInfo, types: Mapping[str, str], *, kv_bytes: int | None = None,
+                      extra_kv_bytes: int = 0) -> SizePrediction:
     """Size of the single file llama-quantize writes when every tensor gets TYPES[name].
 
     The header is the first source's key/value section (split keys removed, file type and
     quantization version added) plus one tensor-info record per tensor, padded to the alignment;
     each tensor's data is padded to the alignment too. Give KV_BYTES (output_kv_bytes) for an
     exact answer; without it the header is estimated from the source's data offset.
+    EXTRA_KV_BYTES are key/value records the run adds (e.g. --override-kv provenance keys).
     """
     align = model.alignment or 32
     data = sum(pad(ggml.tensor_bytes(types[t.name], t.shape), align) for t in model.tensors)
     infos = tensor_info_bytes(model.tensors)
     if kv_bytes is not None:
-        meta = pad(GGUF_HEADER_BYTES + kv_bytes + infos, align)
+        meta = pad(GGUF_HEADER_BYTES + kv_bytes + extra_kv_bytes + infos, align)
         return SizePrediction(meta + data, 0, meta, data)
     if len(model.sources) == 1:
         # Same tensor records and keys as the source, but the two u32 keys may be new.
-        meta = model.sources[0].data_offset
+        meta = pad(model.sources[0].data_offset + extra_kv_bytes, align)
         added = sum(8 + len(k) + 8 for k in _ADDED_KEYS)
         return SizePrediction(meta + data, pad(added, align), meta, data)
     # Split source: the key section is bounded by the first shard's header; no source: unknown.
-    meta = pad(GGUF_HEADER_BYTES + infos, align)
+    meta = pad(GGUF_HEADER_BYTES + infos + extra_kv_bytes, align)
     slack = model.sources[0].data_offset if model.sources else None
     return SizePrediction(meta + data, slack, meta, data)

@@ -203,3 +203,21 @@ def layer_ranges(layers) -> str:
             out.append(str(start) if start == prev else f"{start}-{prev}")
         start = prev = n
     return ", ".join(out)
+
+
+KV_STRING_MAX = 127  # llama.cpp's --override-kv string limit (bytes)
+PROVENANCE_KEYS = ("recipec.recipe", "recipec.plan_sha256")  # written by quantize.sh
+
+
+def kv_string(value: str) -> str:
+    """VALUE cut to llama.cpp's --override-kv string limit, control characters replaced."""
+    clean = "".join(c if c.isprintable() else "_" for c in value)
+    return clean.encode("utf-8")[:KV_STRING_MAX].decode("utf-8", errors="ignore")
+
+
+def provenance_kv_bytes(name: str) -> int:
+    """Header bytes of the provenance keys quantize.sh adds (recipe name, plan sha256)."""
+    from recipec.llamacpp import string_kv_bytes
+
+    values = (kv_string(name), "0" * 64)
+    return sum(string_kv_bytes(k, len(v.encode("utf-8"))) for k, v in zip(PROVENANCE_KEYS, values))

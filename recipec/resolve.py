@@ -31,8 +31,8 @@ from recipec import __version__, errormodel, ggml, hardware, kvcache, solve
 from recipec.checks.common import role_matches
 from recipec.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from recipec.imatrix import ImatrixStats
-from recipec.llamacpp import (is_quantizable, needs_imatrix, pad, predict_file_size, shape_fallback,
-                              tensor_info_bytes)
+from recipec.llamacpp import (KV_STRING_MAX, imatrix_kv_bytes, is_quantizable, needs_imatrix, pad,
+                              predict_file_size, shape_fallback, tensor_info_bytes)
 from recipec.modelinfo import ModelInfo, TensorInfo
 from recipec import plan as P
 from recipec.recipe import LayerSpec, Recipe, SelectorSpec
@@ -220,13 +220,28 @@ class Capacity:
     elements: int = 0
 
 
+def _added_kv(recipe: Recipe, imatrix: ImatrixStats | None, imatrix_files: tuple[str, ...]) -> tuple[int, int]:
+    """(bytes, slack) of the header keys the quantize run adds: provenance, and the imatrix keys.
+
+    The imatrix path is the one given to compile (quantize.sh's default); another path or dataset
+    name at quantize time may take up to llama.cpp's 127-byte limit: that is the slack.
+    """
+    extra = P.provenance_kv_bytes(recipe.name)
+    if imatrix is None or not imatrix_files:
+        return extra, 0
+    datasets = getattr(imatrix, "datasets", ()) or ()
+    dataset = len(datasets[0].encode("utf-8")) if datasets else None
+    likely = imatrix_kv_bytes(len(imatrix_files[0].encode("utf-8")), dataset)
+    return extra + likely, imatrix_kv_bytes(KV_STRING_MAX, KV_STRING_MAX) - likely
+
+
 def _capacity(recipe: Recipe, model: ModelInfo, counted_fixed_padded: int, counted_fixed_raw: int,
-              counted_elements: int, drop: bool) -> Capacity:
+              counted_elements: int, drop: bool, added_kv: tuple[int, int] = (0, 0)) -> Capacity:
     b = recipe.budget
     if b is None:
         return Capacity(None, None, None, None, 0, False)
-    pred = predict_file_size(model, {t.name: t.type for t in model.tensors})
-    meta = pred.metadata_bytes + (pred.slack or 0)
+    pred = predict_file_size(model, {t.name: t.type for t in model.tensors}, extra_kv_bytes=added_kv[0])
+    meta = pred.metadata_bytes + (pred.slack or 0) + added_kv[1]
     if b.kind == "size":
         fixed = meta + counted_fixed_padded
         return Capacity("size", f"{b.amount:g} {b.unit}", b.bytes - fixed, b.bytes, fixed, True)
@@ -489,7 +504,8 @@ def resolve(recipe: Recipe, model: ModelInfo, imatrix: ImatrixStats | None = Non
             o = g.options[choice[i]]
             fixed_padded += o.bytes if padded_measure else 0
             fixed_raw += 0 if padded_measure else o.bytes
-    cap = _capacity(recipe, out_model, fixed_padded, fixed_raw, elements, drop)
+    added_kv = _added_kv(recipe, imatrix, imatrix_files)
+    cap = _capacity(recipe, out_model, fixed_padded, fixed_raw, elements, drop, added_kv)
     problem = [[solve.Option(o.bytes, o.cost) for o in groups[i].options] for i in decided]
     solver_name = recipe.solver
     if cap.capacity is None:
@@ -561,7 +577,7 @@ def resolve(recipe: Recipe, model: ModelInfo, imatrix: ImatrixStats | None = Non
 
     # --- totals
     types = {e.name: e.type for e in entries}
-    pred = predict_file_size(out_model, types)
+    pred = predict_file_size(out_model, types, extra_kv_bytes=added_kv[0])
     tensor_bytes = sum(e.bytes for e in entries)
     n_el = out_model.n_elements
     counted_bytes = None
@@ -596,7 +612,8 @@ def resolve(recipe: Recipe, model: ModelInfo, imatrix: ImatrixStats | None = Non
             rules=tuple(P.RuleEntry(pattern=r.pattern, type=r.type, text=str(r)) for r in rules),
             prune_layers=prune, imatrix=imatrix_name),
         totals=P.Totals(
-            tensor_bytes=tensor_bytes, file_bytes=pred.bytes, file_bytes_slack=pred.slack,
+            tensor_bytes=tensor_bytes, file_bytes=pred.bytes,
+            file_bytes_slack=None if pred.slack is None else pred.slack + added_kv[1],
             bpw=round(8 * tensor_bytes / n_el, 6) if n_el else 0.0,
             budget=cap.text, budget_kind=cap.kind, budget_bytes=cap.limit, counted_bytes=counted_bytes,
             kv_cache_bytes=cap.kv_bytes, objective=objective, bound=bound, gap=gap,

@@ -67,6 +67,11 @@ def test_quantize_end_to_end(kind, fixture_model, llama_quantize, bins, tmp_path
     field = reader.fields["recipec.plan_sha256"]
     assert bytes(field.parts[-1]).decode() == sha
     assert bytes(reader.fields["recipec.recipe"].parts[-1]).decode() == plan["name"]
+    # the predicted size includes the provenance keys the script adds
+    totals = plan["totals"]
+    slack = totals["file_bytes_slack"] or 0
+    assert totals["file_bytes"] - slack <= out.stat().st_size <= totals["file_bytes"] + slack, \
+        (out.stat().st_size, totals["file_bytes"], slack)
 
 
 def test_mtp_drop_end_to_end_checks_the_input_header(fixture_model, llama_quantize, bins, tmp_path):
@@ -317,3 +322,26 @@ def test_serve_answers_with_mtp_drafting(fixture_model, llama_bin_dir, llama_qua
         except subprocess.TimeoutExpired:
             os.killpg(srv.pid, signal.SIGKILL)
             srv.wait()
+
+
+def test_size_budget_holds_with_imatrix_and_provenance_keys(fixture_model, fixture_imatrix, llama_quantize,
+                                                            bins, tmp_path):
+    """llama-quantize adds quantize.imatrix.* keys and quantize.sh the provenance keys: the plan's
+    prediction counts them (the path and dataset within a slack), so the file stays within budget."""
+    model = fixture_model("llama")
+    imatrix = fixture_imatrix("llama")
+    probe = _kit(tmp_path, "llama", model, 'recipe "probe"\narch llama\nbase Q4_K_M\nladder Q4_K Q8_0\n'
+                 "budget 5.5 bpw\n", name="probe")
+    budget = json.loads((probe / "plan.lock.json").read_text())["totals"]["file_bytes"]
+    recipe = tmp_path / "b.recipe"
+    recipe.write_text(f'recipe "budget-to-the-byte"\narch llama\nbase Q4_K_M\nladder Q4_K Q5_K Q6_K Q8_0\n'
+                      f"budget {budget} B\n")
+    rc, err = compile_kit(recipe, model, tmp_path / "b", "--imatrix", str(imatrix))
+    assert rc == 0, err
+    proc = run_script(tmp_path / "b" / "quantize.sh", _env(bins, llama_quantize))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    plan = json.loads((tmp_path / "b" / "plan.lock.json").read_text())
+    out = tmp_path / "b" / plan["llama_quantize"]["output"]
+    size, totals = out.stat().st_size, plan["totals"]
+    assert size <= budget
+    assert totals["file_bytes"] - totals["file_bytes_slack"] <= size <= totals["file_bytes"] + totals["file_bytes_slack"]

@@ -3,7 +3,7 @@
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-ashq1-budget.recipe
 # recipe sha256: 9310693e655ed32f2c96680fc3f65b70f91ec94f43fb363170021824da342ae9
-# plan sha256: 2e5fea1c3794600cdfa9428c34aee29b447330d81f42957398dac26f669e8cdd (plan.lock.json beside this script)
+# plan sha256: 8a8a20b06026a2868731be69a3991ed84de22b6849798a992546604af7b46e72 (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -15,9 +15,9 @@ set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
 RECIPE_NAME='qwen35moe-ashq1-17gib'
-PLAN_SHA256='2e5fea1c3794600cdfa9428c34aee29b447330d81f42957398dac26f669e8cdd'
+PLAN_SHA256='8a8a20b06026a2868731be69a3991ed84de22b6849798a992546604af7b46e72'
 FTYPE='Q4_K_M'
-PREDICTED_BYTES=18253605856
+PREDICTED_BYTES=18253606240
 SPLIT_INPUT=0
 OPTIONS=(
 )

@@ -3,7 +3,7 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-ashq1-budget.recipe
 # recipe sha256: 9310693e655ed32f2c96680fc3f65b70f91ec94f43fb363170021824da342ae9
-# plan sha256: 2e5fea1c3794600cdfa9428c34aee29b447330d81f42957398dac26f669e8cdd
+# plan sha256: 8a8a20b06026a2868731be69a3991ed84de22b6849798a992546604af7b46e72
 # target: none
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.

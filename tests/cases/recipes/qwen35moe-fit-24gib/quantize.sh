@@ -3,7 +3,7 @@
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-fit-24gib.recipe
 # recipe sha256: 7064b44d5fa36746fd4d7ba6aab9b3739d53f155a9f5def7ade61938723c6025
-# plan sha256: ffb35e933cfbfec006a4a3e1b356954c6aa914ed8810c60f4737dc7f7332841f (plan.lock.json beside this script)
+# plan sha256: 0ee1076b03d594b6c4c61421862edb59279be081cf89077910e1c93e09dacf33 (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -15,9 +15,9 @@ set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
 RECIPE_NAME='qwen35moe-fit-24gib-ctx32k'
-PLAN_SHA256='ffb35e933cfbfec006a4a3e1b356954c6aa914ed8810c60f4737dc7f7332841f'
+PLAN_SHA256='0ee1076b03d594b6c4c61421862edb59279be081cf89077910e1c93e09dacf33'
 FTYPE='Q4_K_M'
-PREDICTED_BYTES=24238025696
+PREDICTED_BYTES=24238026080
 SPLIT_INPUT=0
 OPTIONS=(
 )

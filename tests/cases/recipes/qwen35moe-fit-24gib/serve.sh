@@ -3,7 +3,7 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-fit-24gib.recipe
 # recipe sha256: 7064b44d5fa36746fd4d7ba6aab9b3739d53f155a9f5def7ade61938723c6025
-# plan sha256: ffb35e933cfbfec006a4a3e1b356954c6aa914ed8810c60f4737dc7f7332841f
+# plan sha256: 0ee1076b03d594b6c4c61421862edb59279be081cf89077910e1c93e09dacf33
 # target: cuda
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.

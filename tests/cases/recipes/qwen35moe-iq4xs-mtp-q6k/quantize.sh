@@ -3,7 +3,7 @@
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-iq4xs-mtp-q6k.recipe
 # recipe sha256: b5e3e26a3410e0994a56f4c7d177c30db5cc607004f802411a7193e3d336f230
-# plan sha256: 4e269fe22fec061ebdae57854a829f393565e93b880a2c275905275eebd02b29 (plan.lock.json beside this script)
+# plan sha256: af51d5db59ec2bb4b2718ef2346050a8035a71756a32cebc25a5f7b3f91aaafc (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -15,9 +15,9 @@ set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
 RECIPE_NAME='qwen35moe-iq4xs-mtp-q6k'
-PLAN_SHA256='4e269fe22fec061ebdae57854a829f393565e93b880a2c275905275eebd02b29'
+PLAN_SHA256='af51d5db59ec2bb4b2718ef2346050a8035a71756a32cebc25a5f7b3f91aaafc'
 FTYPE='IQ4_XS'
-PREDICTED_BYTES=21525162976
+PREDICTED_BYTES=21525163360
 SPLIT_INPUT=0
 OPTIONS=(
 )

@@ -3,7 +3,7 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-iq4xs-mtp-q6k.recipe
 # recipe sha256: b5e3e26a3410e0994a56f4c7d177c30db5cc607004f802411a7193e3d336f230
-# plan sha256: 4e269fe22fec061ebdae57854a829f393565e93b880a2c275905275eebd02b29
+# plan sha256: af51d5db59ec2bb4b2718ef2346050a8035a71756a32cebc25a5f7b3f91aaafc
 # target: cuda
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.

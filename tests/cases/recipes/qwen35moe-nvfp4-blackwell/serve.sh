@@ -3,7 +3,7 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-nvfp4-blackwell.recipe
 # recipe sha256: f98bc240a3b3d2d47a2672cb4c08be6182d80e8d1aae7e61821d7f8c6e9d261b
-# plan sha256: d5dd06da9c07df1e25db4baceb32140550f82246a5ced3a5fea5d397c300fb48
+# plan sha256: 408a2109ccd826684790cb168f254b6f62919ef54e167c3616ad9c1b9ead6c83
 # target: cuda-blackwell
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.

@@ -3,7 +3,7 @@
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-q4_k_m-explicit.recipe
 # recipe sha256: 252836fa110b5b9d50a28deb0cb2cd6873b6bc31f2565610d6d93b29289420f4
-# plan sha256: f69aa841274fa7e02c7c7f19e64a7703e250222ba66f125140dc0484912a3783 (plan.lock.json beside this script)
+# plan sha256: 1109d33d5ede3e2b1fd3906c34b3d8093d2ab6e7c29d77ea7f4a9510857b1595 (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -15,9 +15,9 @@ set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
 RECIPE_NAME='qwen35moe-q4_k_m-explicit'
-PLAN_SHA256='f69aa841274fa7e02c7c7f19e64a7703e250222ba66f125140dc0484912a3783'
+PLAN_SHA256='1109d33d5ede3e2b1fd3906c34b3d8093d2ab6e7c29d77ea7f4a9510857b1595'
 FTYPE='Q4_K_M'
-PREDICTED_BYTES=23175039968
+PREDICTED_BYTES=23175040352
 SPLIT_INPUT=0
 OPTIONS=(
 )

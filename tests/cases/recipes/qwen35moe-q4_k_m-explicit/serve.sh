@@ -3,7 +3,7 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-q4_k_m-explicit.recipe
 # recipe sha256: 252836fa110b5b9d50a28deb0cb2cd6873b6bc31f2565610d6d93b29289420f4
-# plan sha256: f69aa841274fa7e02c7c7f19e64a7703e250222ba66f125140dc0484912a3783
+# plan sha256: 1109d33d5ede3e2b1fd3906c34b3d8093d2ab6e7c29d77ea7f4a9510857b1595
 # target: none
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.
