@@ -24,6 +24,14 @@ def compile_kit(recipe: Path, model: Path, out: Path, *extra: str) -> tuple[int,
     return rc, err.getvalue()
 
 
+def compiled_kit(folder: Path, recipe_text: str, model: Path, *extra: str) -> Path:
+    """Write RECIPE_TEXT to FOLDER/r.recipe, compile it against MODEL into FOLDER/kit; return the kit."""
+    (folder / "r.recipe").write_text(recipe_text)
+    rc, err = compile_kit(folder / "r.recipe", model, folder / "kit", *extra)
+    assert rc == 0, err
+    return folder / "kit"
+
+
 def recipec_cli(*argv: str) -> tuple[int, str, str]:
     """Run recipec in-process; return (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()

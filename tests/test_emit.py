@@ -15,7 +15,7 @@ from recipec.emit import KIT_FILES, environment, render_kit, shquote
 from recipec.llamacpp import Rule
 from recipec.plan import Plan
 from recipec.rules import format_rules
-from tests.kit_helpers import compile_kit
+from tests.kit_helpers import compiled_kit, compile_kit
 
 RECIPE = ('recipe "emit test"\narch qwen35moe\nbase Q4_K_M\nladder Q4_K Q5_K Q6_K Q8_0\nbudget 5.6 bpw\n'
           "mtp keep Q6_K\ntarget cuda-blackwell\nserve ctx 4096\nserve spec mtp 2\n")
@@ -23,11 +23,7 @@ RECIPE = ('recipe "emit test"\narch qwen35moe\nbase Q4_K_M\nladder Q4_K Q5_K Q6_
 
 @pytest.fixture(scope="module")
 def kit(fixture_model, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("emit")
-    (tmp / "r.recipe").write_text(RECIPE)
-    rc, err = compile_kit(tmp / "r.recipe", fixture_model("qwen35moe"), tmp / "kit")
-    assert rc == 0, err
-    return tmp / "kit"
+    return compiled_kit(tmp_path_factory.mktemp("emit"), RECIPE, fixture_model("qwen35moe"))
 
 
 @pytest.fixture(scope="module")

@@ -8,18 +8,14 @@ import pytest
 
 from recipec.plan import Plan
 from recipec.verify import compare, read_tensors
-from tests.kit_helpers import compile_kit, recipec_cli
+from tests.kit_helpers import compiled_kit, recipec_cli
 
 RECIPE = 'recipe "v"\narch llama\nbase Q4_K_M\nladder Q4_K Q6_K Q8_0\npin output Q8_0\n'
 
 
 @pytest.fixture(scope="module")
 def kit(fixture_model, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("verify")
-    (tmp / "r.recipe").write_text(RECIPE)
-    rc, err = compile_kit(tmp / "r.recipe", fixture_model("llama"), tmp / "kit")
-    assert rc == 0, err
-    return tmp / "kit"
+    return compiled_kit(tmp_path_factory.mktemp("verify"), RECIPE, fixture_model("llama"))
 
 
 def _as_source(plan: Plan, model_path) -> Plan:
