@@ -19,9 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from recipec.imatrix import load_imatrix  # noqa: E402
-from recipec.imatrix_files import dumps_summary  # noqa: E402
-from recipec.manifest import dumps_manifest, load_model  # noqa: E402
+from recipec.loaders import dumps_manifest, dumps_summary, load_imatrix, load_model  # noqa: E402
 
 
 def write_big_header(path: Path, n_tensors: int) -> Path:

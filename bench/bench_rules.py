@@ -80,7 +80,7 @@ def realistic_plan(info: ModelInfo) -> dict[str, str]:
 def main() -> int:
     """Print the numbers (and the rules); exit 1 when the rules exceed twice the pairs."""
     if MANIFEST.exists():
-        from recipec.manifest import load_model
+        from recipec.loaders import load_model
 
         info, where = load_model(MANIFEST), MANIFEST.name
     else:

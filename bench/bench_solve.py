@@ -13,8 +13,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from recipec import solve  # noqa: E402
-from recipec.imatrix import load_imatrix  # noqa: E402
-from recipec.modelinfo import ModelInfo, make_tensor, load_model  # noqa: E402
+from recipec.loaders import load_imatrix, load_model  # noqa: E402
+from recipec.modelinfo import ModelInfo, make_tensor  # noqa: E402
 from recipec.recipe import SizeBudget, load  # noqa: E402
 from recipec.resolve import resolve  # noqa: E402
 

@@ -9,11 +9,7 @@ import traceback
 
 from recipec import __version__
 from recipec.diagnostics import Diagnostic, DiagnosticError
-
-# Exit codes (the contract): 0 clean; 1 findings; 2 usage, unreadable input or internal error.
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
+from recipec.exitcodes import EXIT_OK, exit_code
 
 # The explicit command registry: name -> module under recipec.commands (add_arguments, run).
 COMMANDS: dict[str, str] = {
@@ -21,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "fmt": "fmt",
     "inspect": "inspect",
     "compile": "compile",
+    "render": "render",
     "explain": "explain",
     "simulate": "simulate",
     "verify": "verify",
@@ -44,6 +41,10 @@ def _available() -> dict[str, object]:
     return mods
 
 
+def _usage(message: str) -> Diagnostic:
+    return Diagnostic("U001", message, hint="see `recipec --help`")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="recipec", description="Compile llama.cpp quantization recipes.")
     parser.add_argument("--version", action="version", version=f"recipec {__version__}")
@@ -63,29 +64,29 @@ def run(argv: list[str] | None = None) -> int:
         parser = build_parser()
         try:
             args = parser.parse_args(argv)
-        except SystemExit as exc:  # --help / --version
-            return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_ERROR
+        except SystemExit as exc:  # --help and --version; argparse's errors arrive as U001 above
+            return EXIT_OK if not exc.code else exit_code([_usage(f"argparse exited with {exc.code}")])
         if not getattr(args, "_run", None):
             parser.print_help(sys.stderr)
-            return EXIT_ERROR
+            return exit_code([_usage("no command given")])
         return int(args._run(args))
-    except DiagnosticError as exc:
+    except DiagnosticError as exc:  # a stage stopped: its diagnostics say why and decide the code
         from recipec.report import print_text
 
         print_text(exc.diagnostics, sys.stderr)
-        return EXIT_ERROR
+        return exit_code(exc.diagnostics)
     except KeyboardInterrupt:
         print("recipec: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_ERROR
+        return 130  # the shell's convention for SIGINT, outside the contract
+    except BrokenPipeError:  # the reader went away (`| head`): nothing to report to
+        return exit_code([Diagnostic("E401", "the output pipe was closed")])
     except Exception:  # the last line of defence: a bug, reported as one
         from recipec.report import print_text
 
         detail = traceback.format_exc(limit=-3).strip().splitlines()[-1]
-        print_text([Diagnostic("X001", f"internal error: {detail}",
-                               hint="please report this with the recipe and command")], sys.stderr)
-        return EXIT_ERROR
+        bug = Diagnostic("X001", f"internal error: {detail}", hint="please report this with the recipe and command")
+        print_text([bug], sys.stderr)
+        return exit_code([bug])
 
 
 def main() -> None:

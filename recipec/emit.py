@@ -21,7 +21,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from recipec import __version__, hardware
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.llamacpp import Rule
-from recipec.modelinfo import ModelInfo
 from recipec.plan import PROVENANCE_KEYS, Plan, kv_string, layer_ranges
 from recipec.rules import format_rules
 
@@ -67,10 +66,24 @@ def _template_dir() -> Any:
 
 
 def _load(name: str):
-    entry = _template_dir().joinpath(name)
+    """Template NAME's source; a file that is not a `.jinja` template is included byte for byte.
+
+    Such a file is a partial under templates/partials/ (the awk gate) or a module of this package
+    named `recipec/NAME.py` (the file check), so the kit carries the very code the tests lint and run.
+    """
+    package = "recipec/"
+    if name.startswith(package):
+        entry = resources.files("recipec").joinpath(name[len(package):])
+    else:
+        entry = _template_dir().joinpath(name)
     if not entry.is_file():
         return None
-    return entry.read_text(encoding="utf-8"), None, lambda: True
+    text = entry.read_text(encoding="utf-8")
+    if not name.endswith(".jinja"):
+        if "endraw" in text:
+            raise jinja2.TemplateError(f"{name} says `endraw` and cannot be included verbatim")
+        text = "{% raw %}" + text + "{% endraw %}"
+    return text, None, lambda: True
 
 
 @lru_cache(maxsize=1)
@@ -139,33 +152,20 @@ def _heatmap(plan: Plan) -> tuple[list[str], list[dict]]:
     return lines, legend
 
 
-def _shards(plan: Plan, model: ModelInfo | None, source_model: ModelInfo | None) -> list[dict]:
-    """Per source shard: name, header bytes and header sha256 (empty when unknown)."""
-    if source_model is not None:
-        sources = source_model.sources
-    elif model is not None and plan.mtp.policy != "drop":
-        sources = model.sources
-    else:  # the output model of a dropped-MTP plan no longer describes the source's header
-        sources = ()
-    return [{"name": s.name, "header_bytes": s.data_offset, "header_sha256": s.header_sha256}
-            for s in sources]
+def _shards(plan: Plan) -> list[dict]:
+    """Per source shard: name, header bytes and header sha256 (as read at compile time)."""
+    return [{"name": x.name, "header_bytes": x.header_bytes, "header_sha256": x.header_sha256}
+            for x in plan.llama_quantize.shards]
 
 
-def _split_options(options: tuple[str, ...]) -> tuple[list[str], bool]:
-    """The plan's options without the ones the script supplies itself (rules file, imatrix, keep-split)."""
-    out, keep_split, skip = [], False, False
-    for i, opt in enumerate(options):
-        if skip:
-            skip = False
-            continue
-        if opt in ("--tensor-type-file", "--imatrix"):
-            skip = True
-            continue
-        if opt == "--keep-split":
-            keep_split = True
-            continue
-        out.append(opt)
-    return out, keep_split
+def _script_options(lq) -> list[str]:
+    """The options quantize.sh passes as they are (it supplies the rules file and imatrix itself)."""
+    out: list[str] = []
+    if lq.prune_layers:
+        out += ["--prune-layers", ",".join(str(n) for n in lq.prune_layers)]
+    for kv in lq.override_kv:
+        out += ["--override-kv", kv]
+    return out
 
 
 def _check(plan: Plan) -> None:
@@ -183,13 +183,12 @@ def _check(plan: Plan) -> None:
         raise DiagnosticError(problems)
 
 
-def kit_context(plan: Plan, model: ModelInfo | None = None, source_model: ModelInfo | None = None,
-                plan_json: str | None = None) -> dict:
+def kit_context(plan: Plan, plan_json: str | None = None) -> dict:
     """Everything the templates read, precomputed (the templates only loop and quote)."""
     plan_json = plan_json if plan_json is not None else plan.to_json()
     lq = plan.llama_quantize
-    options, keep_split = _split_options(lq.options)
-    shards = _shards(plan, model, source_model)
+    options = _script_options(lq)
+    shards = _shards(plan)
     split = len(shards) > 1 or bool(_SHARD.search(lq.input))
     model_path = plan.inputs.model.path
     if model_path.endswith(".json") or not model_path:
@@ -221,8 +220,6 @@ def kit_context(plan: Plan, model: ModelInfo | None = None, source_model: ModelI
     command = ["llama-quantize", *options, "--tensor-type-file", "tensor-types.txt"]
     if imatrix_default:
         command += ["--imatrix", imatrix_default]
-    if keep_split:
-        command.append("--keep-split")
     command += [lq.input, lq.output, lq.ftype]
     command_text = " ".join(shlex.quote(c) for c in command)
     return {
@@ -232,7 +229,7 @@ def kit_context(plan: Plan, model: ModelInfo | None = None, source_model: ModelI
         "recipe_path": plan.inputs.recipe.path,
         "recipe_sha256": plan.inputs.recipe.sha256,
         "options": options,
-        "keep_split": keep_split or split,
+        "keep_split": split,
         "split": split,
         "shards": shards,
         "model_default": model_default,
@@ -260,18 +257,15 @@ def kit_context(plan: Plan, model: ModelInfo | None = None, source_model: ModelI
     }
 
 
-def render_kit(plan: Plan, *, model: ModelInfo | None = None,
-               source_model: ModelInfo | None = None) -> dict[str, str]:
-    """The kit for PLAN: file name -> exact content.
+def render_kit(plan: Plan) -> dict[str, str]:
+    """The kit for PLAN, from the plan alone: file name -> exact content.
 
-    SOURCE_MODEL (the model as read, before any MTP drop) gives quantize.sh its per-shard header
-    checks; MODEL (the output model) serves when nothing was dropped.
-
-    Raises DiagnosticError (E403, E404) when the plan cannot be turned into working scripts.
+    Raises DiagnosticError (E403, E404) when the plan cannot be turned into working scripts, and
+    X002 when a template fails (a recipec bug).
     """
     _check(plan)
     plan_json = plan.to_json()
-    ctx = kit_context(plan, model, source_model, plan_json)
+    ctx = kit_context(plan, plan_json)
     env = environment()
     files = {
         "plan.lock.json": plan_json,
@@ -281,6 +275,6 @@ def render_kit(plan: Plan, *, model: ModelInfo | None = None,
         try:
             files[name] = env.get_template(name + ".jinja").render(ctx)
         except jinja2.TemplateError as exc:  # a template bug, reported as one
-            raise DiagnosticError(Diagnostic("E401", f"cannot render {name}: {exc}",
-                                             hint="please report this with the recipe")) from None
+            raise DiagnosticError(Diagnostic("X002", f"cannot render {name}: {exc}",
+                                             hint="please report this with the plan")) from None
     return {name: files[name] for name in KIT_FILES}

@@ -291,7 +291,7 @@ def write_imatrix(kind: str, model: str | os.PathLike | ModelInfo, path: str | o
                   format: str = "gguf", seed: int = 0, nextn: bool = False,
                   dataset: str = "calibration.txt", chunk_count: int = 4, chunk_size: int = 512) -> Path:
     """Write a synthetic imatrix for MODEL (path or ModelInfo) as a GGUF or legacy .dat; return PATH."""
-    from recipec.manifest import load_model
+    from recipec.loaders import load_model
 
     info = model if isinstance(model, ModelInfo) else load_model(model)
     entries = imatrix_entries(info, seed, nextn, chunk_count, chunk_size)

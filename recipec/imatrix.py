@@ -1,15 +1,15 @@
-"""ImatrixStats: per-tensor activation statistics; merge, coverage against a model, loading.
+"""ImatrixStats: per-tensor activation statistics; merge, coverage against a model.
 
 Full files (GGUF imatrix, legacy .dat) give raw arrays: `in_sum2` [n_mat, ne0] and `counts`
 [n_mat]. A summary JSON (recipec.imatrix/1) stands in for a full file: it keeps `counts`,
 `importance` (per matrix / expert) and `fingerprint`, which is all the compiler needs, and has
-`in_sum2 = None`. Code that needs raw arrays checks `ImatrixStats.has_raw`.
+`in_sum2 = None`. Code that needs raw arrays checks `ImatrixStats.has_raw`. The readers live in
+recipec.loaders.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -239,12 +239,3 @@ def coverage(stats: ImatrixStats, model: ModelInfo, where: str = "imatrix") -> l
                                 hint="the imatrix comes from another model or variant", notes=tuple(bad)))
     return diags
 
-
-def load_imatrix(path: str | os.PathLike, model: ModelInfo | None = None) -> ImatrixStats:
-    """ImatrixStats from a GGUF imatrix, a legacy .dat or a summary JSON (sniffed by content).
-
-    MODEL, when given, lets a legacy .dat split MoE entries into one matrix per expert.
-    """
-    from recipec.imatrix_files import read_imatrix
-
-    return read_imatrix(path, model)

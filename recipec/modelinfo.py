@@ -1,11 +1,10 @@
-"""ModelInfo: what the compiler knows of a model, from its GGUF header or its manifest."""
+"""ModelInfo: what the compiler knows of a model (types and derived facts; recipec.loaders reads it)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any, Mapping
 
 _BLK = re.compile(r"^blk\.(\d+)\.(.+)$")
@@ -240,9 +239,3 @@ def make_tensor(name: str, shape: tuple[int, ...] | list[int], type_name: str,
     return TensorInfo(name=name, shape=tuple(int(d) for d in shape), type=type_name,
                       role=role, layer=layer, mtp=mtp)
 
-
-def load_model(path: str | Path) -> ModelInfo:
-    """ModelInfo from a GGUF (first shard of a split model) or a manifest JSON, sniffed by content."""
-    from recipec.manifest import load_model as _load
-
-    return _load(path)

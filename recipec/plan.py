@@ -1,7 +1,7 @@
 """The plan (`plan.lock.json`): what every tensor becomes and why, versioned and byte-stable.
 
-Schema `recipec.plan/1`. Everything emit, verify and diff need is in here; nothing reads the
-recipe or the model again. Lists keep their meaningful order (tensors in the order
+Schema `recipec.plan/2`. Everything emit (`recipec render`), verify and diff need is in here:
+nothing reads the recipe or the model again. Lists keep their meaningful order (tensors in the order
 llama-quantize writes them, rules in the order they are passed); object keys are sorted.
 """
 
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.source import Span
 
-SCHEMA = "recipec.plan/1"
+SCHEMA = "recipec.plan/2"
 
 
 class _Frozen(BaseModel):
@@ -43,17 +43,41 @@ class RuleEntry(_Frozen):
     text: str  # PATTERN=type exactly as in tensor-types.txt
 
 
+class ShardEntry(_Frozen):
+    """One file of the source model: its name, header bytes and the sha256 of those bytes."""
+
+    name: str
+    header_bytes: int
+    header_sha256: str
+
+
 class LlamaQuantize(_Frozen):
-    """How to run llama-quantize. `args` = `options` + [input, output, ftype]."""
+    """How to run llama-quantize: the structured options, and `options`/`args` as passed."""
 
     ftype: str
-    options: tuple[str, ...]  # options, in order (all of them come before the positionals)
     input: str  # the source GGUF (first shard) file name
     output: str  # suggested output file name
-    args: tuple[str, ...]
-    rules: tuple[RuleEntry, ...]
+    shards: tuple[ShardEntry, ...] = ()  # the source model's files, as read at compile time
+    tensor_type_file: str = "tensor-types.txt"
+    imatrix: Optional[str] = None  # the imatrix file name passed with --imatrix, if any
     prune_layers: tuple[int, ...] = ()  # MTP blocks removed (`mtp drop`)
-    imatrix: Optional[str] = None  # the imatrix path passed with --imatrix, if any
+    override_kv: tuple[str, ...] = ()  # --override-kv KEY=TYPE:VALUE, in order
+    options: tuple[str, ...]  # every option, in order (they all come before the positionals)
+    args: tuple[str, ...]  # options + [input, output, ftype]
+    rules: tuple[RuleEntry, ...] = ()
+
+
+def quantize_options(tensor_type_file: str, imatrix: Optional[str], prune_layers: tuple[int, ...],
+                     override_kv: tuple[str, ...]) -> tuple[str, ...]:
+    """The llama-quantize options for the structured fields, in the order they are passed."""
+    out = ["--tensor-type-file", tensor_type_file]
+    if imatrix:
+        out += ["--imatrix", imatrix]
+    if prune_layers:
+        out += ["--prune-layers", ",".join(str(n) for n in prune_layers)]
+    for kv in override_kv:
+        out += ["--override-kv", kv]
+    return tuple(out)
 
 
 class Totals(_Frozen):
@@ -83,6 +107,11 @@ class TensorEntry(_Frozen):
     bytes: int
     reason: str  # pin@LINE floor@LINE ceiling@LINE solver not-quantized mtp-keep@LINE fallback:A->B …
     group: Optional[int] = None  # index into problem.groups when the solver decided it
+
+    @property
+    def quantized(self) -> bool:
+        """Whether llama-quantize decides this tensor's type (rules must cover it)."""
+        return self.reason != "not-quantized"
 
 
 class OptionEntry(_Frozen):
@@ -123,7 +152,7 @@ class ServeEntry(_Frozen):
 
 
 class Plan(_Frozen):
-    schema_: Literal["recipec.plan/1"] = Field(SCHEMA, alias="schema")
+    schema_: Literal["recipec.plan/2"] = Field(SCHEMA, alias="schema")
     recipec_version: str
     name: str  # the recipe's name
     arch: str  # the model's architecture
@@ -143,8 +172,10 @@ class Plan(_Frozen):
         return self.model_dump(mode="json", by_alias=True)
 
     def to_json(self) -> str:
-        """Deterministic JSON: sorted keys, indent 2, trailing newline."""
-        return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        """Deterministic JSON (recipec.jsonio): sorted keys, indent 2, trailing newline."""
+        from recipec import jsonio
+
+        return jsonio.dumps(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict) -> "Plan":

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Callable, Iterable, Mapping, TextIO
 
-from recipec import __version__
+from recipec import __version__, jsonio
 from recipec.diagnostics import CODES, Diagnostic, Severity
 from recipec.source import SourceFile
 
@@ -55,8 +54,7 @@ def print_text(diags: Iterable[Diagnostic], stream: TextIO, sources: Mapping[str
 
 
 def format_json(diags: Iterable[Diagnostic], sources=None) -> str:
-    return json.dumps({"schema": JSON_SCHEMA, "diagnostics": [d.to_dict() for d in diags]},
-                      indent=2, sort_keys=True) + "\n"
+    return jsonio.dumps({"schema": JSON_SCHEMA, "diagnostics": [d.to_dict() for d in diags]})
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:
@@ -128,7 +126,7 @@ def _sarif_level(sev: Severity) -> str:
 
 
 def format_sarif(diags: Iterable[Diagnostic], sources=None) -> str:
-    return json.dumps(sarif_log(diags), indent=2, sort_keys=True) + "\n"
+    return jsonio.dumps(sarif_log(diags))
 
 
 FORMATS: dict[str, Callable[..., str]] = {

@@ -1,4 +1,4 @@
-"""Rule synthesis: a per-tensor type assignment -> exact, order-proof `--tensor-type` rules.
+"""Rule synthesis: a plan's tensor entries -> exact, order-proof `--tensor-type` rules.
 
 Every pattern is anchored and names an exact set of the model's tensors (layers x roles), the
 sets partition the quantized tensors, so any rule order and any matcher build give the plan.
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
-from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec import ggml
-from recipec.llamacpp import Rule, is_quantizable, shape_fallback, simulate
-from recipec.modelinfo import ModelInfo
+from recipec.diagnostics import Diagnostic, DiagnosticError
+from recipec.llamacpp import Rule, shape_fallback, simulate_tensor
+from recipec.modelinfo import TensorInfo
+from recipec.plan import Plan, RuleEntry, TensorEntry
 
 _BLOCK = re.compile(r"^blk\.(0|[1-9][0-9]*)\.(.+)$")
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -143,47 +144,45 @@ def _merge(groups: list[_Group], present: set[tuple[int, str]]) -> list[_Group]:
     return groups
 
 
-def quantized_names(model: ModelInfo, *, leave_output: bool = False) -> list[str]:
-    """Names of the tensors llama-quantize quantizes (the ones rules must cover), in file order."""
-    return [t.name for t in model.tensors if is_quantizable(t, arch=model.arch, leave_output=leave_output)]
-
-
-def synthesize(model: ModelInfo, assignment: Mapping[str, str], *, leave_output: bool = False) -> list[Rule]:
-    """Exact, disjoint, anchored rules giving every quantized tensor of MODEL its ASSIGNMENT type."""
-    names = quantized_names(model, leave_output=leave_output)
-    problems = [n for n in names if not set(n) <= _SAFE | {".", "-"}]
+def _check_writable(tensors: Sequence[TensorEntry]) -> None:
+    """Raise Q204 for names patterns cannot match, Q202 for types the tensor's rows cannot hold."""
+    problems = [t.name for t in tensors if not set(t.name) <= _SAFE | {".", "-"}]
     if problems:
         raise DiagnosticError(Diagnostic(
             "Q204", f"{len(problems)} tensor name(s) contain upper-case letters or other characters "
             "that lower-cased portable patterns cannot match", notes=tuple(problems[:20]),
             hint="rename the tensors (gguf-py can rewrite names) or quantize them by default"))
-    missing = [n for n in names if n not in assignment]
-    if missing:
-        raise DiagnosticError(Diagnostic(
-            "Q201", f"{len(missing)} quantized tensor(s) have no planned type", notes=tuple(missing[:20])))
-    wanted = set(names)
-    unwritable = [f"{t.name}: {assignment[t.name]} on rows of {t.shape[0]} ("
-                  + (f"llama-quantize would write {fb}" if (fb := shape_fallback(assignment[t.name], t.shape[0]))
+    unwritable = [f"{t.name}: {t.type} on rows of {t.shape[0]} ("
+                  + (f"llama-quantize would write {fb}" if (fb := shape_fallback(t.type, t.shape[0]))
                      else "no fallback: the run fails") + ")"
-                  for t in model.tensors if t.name in wanted
-                  and not ggml.divides(assignment[t.name], t.shape[0])]
+                  for t in tensors if not ggml.divides(t.type, t.shape[0])]
     if unwritable:
         raise DiagnosticError(Diagnostic(
             "Q202", f"{len(unwritable)} planned type(s) cannot be written for the tensor's row length",
             notes=tuple(unwritable[:20])))
+
+
+def synthesize(tensors: Sequence[TensorEntry]) -> list[Rule]:
+    """Exact, disjoint, anchored rules giving every quantized tensor of a plan its planned type.
+
+    TENSORS: the plan's entries (every tensor of the output; the not-quantized ones only keep
+    merged patterns from reaching them).
+    """
+    quantized = [t for t in tensors if t.quantized]
+    _check_writable(quantized)
     present: set[tuple[int, str]] = set()
     by_role: dict[tuple[str, str], set[int]] = {}
     globals_by_type: dict[str, list[str]] = {}
-    for t in model.tensors:
+    for t in tensors:
         m = _BLOCK.match(t.name)
         if m:
             present.add((int(m.group(1)), m.group(2)))
-    for n in names:
-        m = _BLOCK.match(n)
+    for t in quantized:
+        m = _BLOCK.match(t.name)
         if m:
-            by_role.setdefault((assignment[n], m.group(2)), set()).add(int(m.group(1)))
+            by_role.setdefault((t.type, m.group(2)), set()).add(int(m.group(1)))
         else:
-            globals_by_type.setdefault(assignment[n], []).append(n)
+            globals_by_type.setdefault(t.type, []).append(t.name)
     by_layers: dict[tuple[str, frozenset[int]], set[str]] = {}
     for (typ, role), layers in by_role.items():
         by_layers.setdefault((typ, frozenset(layers)), set()).add(role)
@@ -201,21 +200,35 @@ def format_rules(rules: Iterable[Rule]) -> str:
     return "".join(f"{r}\n" for r in rules)
 
 
-def self_check(rules: Sequence[Rule], model: ModelInfo, assignment: Mapping[str, str], ftype: str, *,
-               leave_output: bool = False) -> None:
-    """Raise Q201 unless RULES give every tensor its planned type, under first- and last-match."""
+def self_check(rules: Sequence[Rule], tensors: Sequence[TensorEntry], *, arch: str, ftype: str) -> None:
+    """Raise Q201 unless RULES give every tensor its planned type, under first- and last-match.
+
+    The check runs llama-quantize's own decision (llamacpp.simulate_tensor) on every entry, so a
+    tensor the plan calls not-quantized must also be one llama-quantize leaves alone.
+    """
     found: dict[str, str] = {}
     for first in (True, False):
-        for o in simulate(rules, model, ftype, first_match=first, leave_output=leave_output):
-            want = assignment.get(o.name, o.source_type)
-            if o.name in found:
+        for t in tensors:
+            if t.name in found:
                 continue
-            if o.type != want or o.decided_by not in ("rule", "not-quantized"):
-                found[o.name] = (f"{o.name}: planned {want}, llama-quantize would write "
-                           f"{o.type or 'nothing (' + str(o.error) + ')'} ({o.decided_by}"
+            info = TensorInfo(name=t.name, shape=t.shape, type=t.source_type, role=t.role, layer=t.layer, mtp=t.mtp)
+            o = simulate_tensor(rules, info, ftype, first_match=first, arch=arch)
+            want = t.type if t.quantized else t.source_type
+            if o.type != want or o.decided_by != ("rule" if t.quantized else "not-quantized"):
+                found[t.name] = (f"{t.name}: planned {want}, llama-quantize would write "
+                                 f"{o.type or 'nothing (' + str(o.error) + ')'} ({o.decided_by}"
                                  f"{'' if first else ', last-match build'})")
     bad = list(found.values())
     if bad:
         raise DiagnosticError(Diagnostic(
             "Q201", f"the emitted rules do not reproduce the plan for {len(bad)} tensor(s)",
             notes=tuple(bad[:20]) + ((f"... and {len(bad) - 20} more",) if len(bad) > 20 else ())))
+
+
+def with_rules(plan: Plan) -> Plan:
+    """PLAN with its `--tensor-type` rules: synthesised from its tensor entries, self-checked."""
+    lq = plan.llama_quantize
+    rules = synthesize(plan.tensors)
+    self_check(rules, plan.tensors, arch=plan.arch, ftype=lq.ftype)
+    entries = tuple(RuleEntry(pattern=r.pattern, type=r.type, text=str(r)) for r in rules)
+    return plan.model_copy(update={"llama_quantize": lq.model_copy(update={"rules": entries})})

@@ -26,8 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from recipec.fixtures import imatrix_entries  # noqa: E402
 from recipec.imatrix import ImatrixStats, tensor_stats  # noqa: E402
-from recipec.imatrix_files import dumps_summary  # noqa: E402
-from recipec.manifest import dumps_manifest  # noqa: E402
+from recipec.loaders import dumps_manifest, dumps_summary  # noqa: E402
 from recipec.modelinfo import ModelInfo, make_tensor  # noqa: E402
 
 BF16_FILE_TYPE = 32  # LLAMA_FTYPE_MOSTLY_BF16

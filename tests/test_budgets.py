@@ -4,9 +4,8 @@ import pytest
 
 from recipec import kvcache
 from recipec.diagnostics import DiagnosticError
-from recipec.imatrix import load_imatrix
 from recipec.llamacpp import predict_file_size
-from recipec.modelinfo import load_model
+from recipec.loaders import load_imatrix, load_model
 from recipec.recipe import load
 from recipec.resolve import resolve
 
@@ -43,15 +42,24 @@ def test_fit_kv_hybrid_by_hand(qwen):
 
 
 def test_fit_kv_mla_by_hand(ds2):
-    # MLA: only the latent (kv_lora_rank 64 + rope 32) per token and layer, no V cache
+    # MLA: only the latent (kv_lora_rank 64 + rope 32) per token and layer, no V cache:
+    # 3 blocks x 4096 tokens x 96 elements x 2 bytes (F16)
     est = kvcache.estimate(ds2, 4096, "F16", 1)
-    assert est.mla == ds2.block_count * 4096 * 96 * 2 and est.full == 0
+    assert est.mla == 3 * 4096 * 96 * 2 and est.full == 0
+
+
+# The KV cache at ctx 2048, q8_0 (34 bytes per 32 elements), one slot, by hand:
+# qwen35moe: 2 attention blocks (1 and the MTP block 2) x 2048 x 2 kv heads x (64 + 64) / 32 x 34
+#   = 2 x 2048 x 272 = 1114112, plus the gated-delta-net block 0's F32 state
+#   4 x (3 x (256 + 2*4*32) + 32 x 256) = 4 x 9728 = 38912: 1153024 in all;
+# deepseek2: 3 MLA blocks x 2048 x ceil(96 / 32) x 34 = 3 x 2048 x 102 = 626688.
+KV_2048_Q8_0 = {"qwen35moe": 1_153_024, "deepseek2": 626_688}
 
 
 @pytest.mark.parametrize("kind", ["qwen35moe", "deepseek2"])
 def test_fit_budget_respected(kind, fixture_model, tmp_path):
     model = load_model(fixture_model(kind))
-    kv = kvcache.estimate(model, 2048, "Q8_0", 1).total
+    kv = KV_2048_Q8_0[kind]
     pred = predict_file_size(model, {t.name: "Q8_0" if t.n_elements > 1 << 16 and len(t.shape) > 1 else t.type for t in model.tensors})
     device = pred.bytes // 2 + kv + (1 << 20)
     res = _resolve(tmp_path, f"budget fit {device} B ctx 2048 kv q8_0 overhead 1 MiB\n", model)

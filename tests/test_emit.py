@@ -12,9 +12,7 @@ import pytest
 from recipec import __version__
 from recipec.diagnostics import DiagnosticError
 from recipec.emit import KIT_FILES, environment, render_kit, shquote
-from recipec.llamacpp import Rule
 from recipec.plan import Plan
-from recipec.rules import format_rules
 from tests.kit_helpers import compiled_kit, compile_kit
 
 RECIPE = ('recipe "emit test"\narch qwen35moe\nbase Q4_K_M\nladder Q4_K Q5_K Q6_K Q8_0\nbudget 5.6 bpw\n'
@@ -40,19 +38,27 @@ def test_kit_files_and_byte_stability(kit, plan):
 
 
 def test_headers_name_recipe_hash_and_version(kit, plan):
+    recipe_sha256 = hashlib.sha256(RECIPE.encode()).hexdigest()  # the bytes compiled_kit wrote
     for name in ("quantize.sh", "serve.sh", "card.md"):
         text = (kit / name).read_text()
         head = "\n".join(text.splitlines()[:6])
-        assert plan.inputs.recipe.path in head and plan.inputs.recipe.sha256 in head
+        assert plan.inputs.recipe.path in head and recipe_sha256 in head
         assert f"recipec {__version__}" in head
     lock = json.loads((kit / "plan.lock.json").read_text())
-    assert lock["inputs"]["recipe"]["sha256"] == plan.inputs.recipe.sha256
+    assert lock["inputs"]["recipe"]["sha256"] == recipe_sha256
     assert lock["recipec_version"] == __version__
 
 
+# ggml's own spelling of the types this recipe can write (ggml type_traits type_name)
+GGML_SPELLING = {"Q4_K": "q4_K", "Q5_K": "q5_K", "Q6_K": "q6_K", "Q8_0": "q8_0", "Q5_0": "q5_0",
+                 "Q5_1": "q5_1", "F16": "f16", "F32": "f32"}
+
+
 def test_tensor_types_are_the_plan_rules(kit, plan):
-    want = format_rules(Rule(r.pattern, r.type) for r in plan.llama_quantize.rules)
-    assert (kit / "tensor-types.txt").read_text() == want
+    # the --tensor-type-file format: one PATTERN=TYPE a line, in the plan's order, the type
+    # spelled as ggml prints it
+    want = "".join(f"{r.pattern}={GGML_SPELLING[r.type]}\n" for r in plan.llama_quantize.rules)
+    assert plan.llama_quantize.rules and (kit / "tensor-types.txt").read_text() == want
     assert "#" not in want  # the file format has no comments
 
 

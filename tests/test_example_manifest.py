@@ -4,9 +4,8 @@ import importlib.util
 import json
 from pathlib import Path
 
-from recipec.imatrix import coverage, load_imatrix
-from recipec.manifest import dumps_manifest
-from recipec.modelinfo import load_model
+from recipec.imatrix import coverage
+from recipec.loaders import dumps_manifest, load_imatrix, load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "examples" / "qwen3.5-35b-a3b.manifest.json"

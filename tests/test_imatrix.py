@@ -8,9 +8,8 @@ import pytest
 
 from recipec import fixtures
 from recipec.diagnostics import DiagnosticError
-from recipec.imatrix import coverage, fingerprint, load_imatrix, merge, tensor_stats
-from recipec.imatrix_files import dumps_summary, summary_dict
-from recipec.modelinfo import load_model
+from recipec.imatrix import coverage, fingerprint, merge, tensor_stats
+from recipec.loaders import dumps_summary, load_imatrix, load_model, summary_dict
 
 KINDS = ("llama", "qwen3moe", "qwen35moe", "deepseek2")
 
@@ -190,7 +189,7 @@ def test_model_given_as_imatrix(fixture_model):
 
 
 def test_manifest_given_as_imatrix(fixture_model, tmp_path):
-    from recipec.manifest import dumps_manifest
+    from recipec.loaders import dumps_manifest
     p = tmp_path / "m.json"
     p.write_text(dumps_manifest(load_model(fixture_model("llama"))))
     with pytest.raises(DiagnosticError) as e:

@@ -10,8 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from recipec import fixtures
 from recipec.diagnostics import DiagnosticError
-from recipec.imatrix import load_imatrix
-from recipec.modelinfo import load_model
+from recipec.loaders import load_imatrix, load_model
 
 
 def _tiny_model(path: Path) -> bytes:

@@ -7,8 +7,7 @@ import pytest
 
 from recipec import fixtures
 from recipec.cli import run
-from recipec.imatrix import load_imatrix
-from recipec.modelinfo import load_model
+from recipec.loaders import load_imatrix, load_model
 
 
 @pytest.mark.parametrize("kind", fixtures.KINDS)

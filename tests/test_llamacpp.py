@@ -6,7 +6,7 @@ import pytest
 
 from recipec import ggml
 from recipec.llamacpp import (Rule, SizePrediction, first_matching, is_quantizable, lower_pattern,
-                              needs_imatrix, pad, predict_file_size, shape_fallback, simulate,
+                              needs_imatrix, predict_file_size, shape_fallback, simulate,
                               tensor_info_bytes)
 from recipec.modelinfo import ModelInfo, SourceInfo, TensorInfo, split_name
 
@@ -106,12 +106,19 @@ def test_tied_embeddings_take_output_type_unless_a_rule_names_them():
     assert (o.type, o.decided_by, o.rule) == ("Q6_K", "rule", 0)
 
 
-@pytest.mark.parametrize("ftype", sorted(ggml.RULE_DISABLING_FTYPES))
-def test_ftype_gate_disables_rules(ftype):
+@pytest.mark.parametrize("ftype,expected", [
+    ("F16", "F16"), ("BF16", "BF16"), ("F32", "F32"),
+    ("COPY", "F16"),  # COPY keeps the source type (T's default, F16)
+])
+def test_ftype_gate_disables_rules(ftype, expected):
     m = model(T("blk.0.attn_q.weight"))
     o = simulate([Rule("attn_q", "Q4_K")], m, ftype)[0]
     assert o.rule is None
-    assert o.type == ("F16" if ftype == "COPY" else ggml.FTYPE_DEFAULT[ftype])
+    assert o.type == expected
+
+
+def test_rule_disabling_ftypes_are_the_four_float_or_copy_ones():
+    assert ggml.RULE_DISABLING_FTYPES == {"F16", "BF16", "F32", "COPY"}
 
 
 def test_fallback_applies_to_rules_not_to_the_embedding_overrides():
@@ -137,14 +144,22 @@ def test_predict_file_size_exact_with_kv_bytes():
     types = {"a.weight": "Q8_0", "b": "F32"}
     p = predict_file_size(m, types, kv_bytes=100)
     assert p.slack == 0
-    assert p.data_bytes == pad(ggml.tensor_bytes("Q8_0", (256, 3)), 32) + pad(20, 32)
-    assert p.metadata_bytes == pad(24 + 100 + tensor_info_bytes(m.tensors), 32)
+    # a: 256*3 elements / 32 per Q8_0 block * 34 bytes = 816, padded to 32 -> 832;
+    # b: 5 F32 * 4 bytes = 20, padded -> 32
+    assert p.data_bytes == 864
+    # header 24 + kv 100 + tensor infos (a.weight 48 + b 33 = 81) = 205, padded to 32 -> 224
+    assert p.metadata_bytes == 224
+    assert p.bytes == 1088  # 224 + 864
+    # name length u64, name, n_dims u32, dims 2 x u64, type u32, offset u64
     assert tensor_info_bytes([T("a.weight", (256, 3))]) == 8 + 8 + 4 + 16 + 4 + 8
+    assert tensor_info_bytes([T("b", (5,), "F32")]) == 8 + 1 + 4 + 8 + 4 + 8
 
 
 def test_predict_file_size_from_source_offset_is_bounded():
     m = ModelInfo("llama", (T("a.weight", (256, 3)),), 0, 0, alignment=32,
                   sources=(SourceInfo("m.gguf", 4096, "0" * 64, 1024),))
     p = predict_file_size(m, {"a.weight": "Q4_0"})
-    assert isinstance(p, SizePrediction) and p.bytes == 1024 + pad(ggml.tensor_bytes("Q4_0", (256, 3)), 32)
+    # header: the source's data offset 1024 (already a multiple of 32); data: 256*3 / 32 per
+    # Q4_0 block * 18 bytes = 432, padded to 32 -> 448
+    assert isinstance(p, SizePrediction) and p.bytes == 1024 + 448
     assert 0 < p.slack <= 96

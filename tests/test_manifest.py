@@ -6,14 +6,14 @@ import pytest
 
 from recipec import fixtures
 from recipec.diagnostics import DiagnosticError
-from recipec.manifest import SCHEMA, dumps_manifest, load_model, manifest_dict, read_manifest
+from recipec.loaders import MANIFEST_SCHEMA, dumps_manifest, load_model, manifest_dict, read_manifest
 
 
 def test_manifest_shape(fixture_model):
     info = load_model(fixture_model("qwen35moe"))
     m = manifest_dict(info)
     assert set(m) == {"schema", "arch", "alignment", "source", "metadata", "tensors"}
-    assert m["schema"] == SCHEMA and m["arch"] == "qwen35moe"
+    assert m["schema"] == MANIFEST_SCHEMA and m["arch"] == "qwen35moe"
     f = m["source"]["files"][0]
     assert set(f) == {"name", "size", "header_sha256", "data_offset"}
     assert f["name"] == "qwen35moe.gguf" and f["size"] == fixture_model("qwen35moe").stat().st_size

@@ -6,8 +6,7 @@ import pytest
 
 from recipec import fixtures
 from recipec.diagnostics import DiagnosticError
-from recipec.modelfile import read_gguf_model
-from recipec.modelinfo import load_model
+from recipec.loaders import load_model, read_gguf_model
 
 
 @pytest.mark.parametrize("kind", fixtures.KINDS)

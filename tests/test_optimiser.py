@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 
 from recipec import solve
-from recipec.imatrix import load_imatrix
-from recipec.modelinfo import load_model
+from recipec.loaders import load_imatrix, load_model
 from recipec.recipe import load
 from recipec.resolve import resolve
 

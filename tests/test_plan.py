@@ -5,7 +5,7 @@ import json
 import pytest
 
 from recipec.diagnostics import DiagnosticError
-from recipec.modelinfo import load_model
+from recipec.loaders import load_model
 from recipec.plan import Plan
 from recipec.recipe import load
 from recipec.resolve import resolve
@@ -23,7 +23,7 @@ def test_round_trip_and_deterministic(plan, tmp_path):
     text = plan.to_json()
     assert text.endswith("}\n") and text == plan.to_json()
     data = json.loads(text)
-    assert data["schema"] == "recipec.plan/1"
+    assert data["schema"] == "recipec.plan/2"
     assert list(data) == sorted(data)
     p = tmp_path / "plan.lock.json"
     p.write_text(text)
@@ -36,8 +36,11 @@ def test_contract_fields(plan):
     t = d["tensors"][0]
     assert {"name", "role", "layer", "mtp", "shape", "source_type", "type", "bytes", "reason"} <= set(t)
     assert d["tensors"][0]["layer"] is None  # globals first, as llama-quantize writes them
-    args = d["llama_quantize"]["args"]
-    assert args[:2] == ["--tensor-type-file", "tensor-types.txt"] and args[-1] == "Q4_K_M"
+    lq = d["llama_quantize"]
+    assert lq["args"] == ["--tensor-type-file", "tensor-types.txt", "llama.gguf", "p.gguf", "Q4_K_M"]
+    assert lq["options"] == ["--tensor-type-file", "tensor-types.txt"]
+    assert (lq["tensor_type_file"], lq["imatrix"], lq["prune_layers"], lq["override_kv"]) == \
+        ("tensor-types.txt", None, [], [])
     prob = d["problem"]
     assert sum(g["options"][g["chosen"]]["bytes"] for g in prob["groups"]) <= prob["capacity_bytes"]
     assert sum(g["options"][g["chosen"]]["cost"] for g in prob["groups"]) == pytest.approx(d["totals"]["objective"])

@@ -11,9 +11,10 @@ import pytest
 
 from recipec import ggml
 from recipec.llamacpp import output_kv_bytes, predict_file_size
-from recipec.manifest import load_model
+from recipec.loaders import load_model
 from recipec.modelinfo import ModelInfo
-from recipec.rules import format_rules, quantized_names, self_check, synthesize
+from recipec.rules import format_rules
+from tests.rule_helpers import quantized_names, self_check, synthesize
 
 pytestmark = pytest.mark.llama
 

@@ -1,6 +1,6 @@
 """Validation: extends (relative paths, cycles, overrides), canonical names, units."""
 
-from recipec.recipe import SIZE_UNITS, load
+from recipec.recipe import load
 
 
 def write(tmp_path, name, text):
@@ -11,9 +11,21 @@ def write(tmp_path, name, text):
 
 
 def test_units_binary_and_decimal(tmp_path):
-    for unit, factor in SIZE_UNITS.items():
+    # `budget 2 UNIT` in bytes: binary units are powers of 1024, decimal ones powers of 1000
+    expected = {
+        "B": 2,
+        "KiB": 2_048,              # 2 * 1024
+        "MiB": 2_097_152,          # 2 * 1024**2
+        "GiB": 2_147_483_648,      # 2 * 1024**3
+        "TiB": 2_199_023_255_552,  # 2 * 1024**4
+        "KB": 2_000,               # 2 * 10**3
+        "MB": 2_000_000,
+        "GB": 2_000_000_000,
+        "TB": 2_000_000_000_000,
+    }
+    for unit, size in expected.items():
         r = load(write(tmp_path, "a.recipe", f'recipe "a"\nbudget 2 {unit}\n')).recipe
-        assert r.budget.bytes == 2 * factor
+        assert r.budget.bytes == size, unit
     r = load(write(tmp_path, "b.recipe", 'recipe "a"\nbudget 4.5 bpw\n')).recipe
     assert r.budget.kind == "bpw" and r.budget.bpw == 4.5
 

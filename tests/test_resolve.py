@@ -3,7 +3,7 @@
 import pytest
 
 from recipec.diagnostics import DiagnosticError
-from recipec.modelinfo import load_model
+from recipec.loaders import load_model
 from recipec.recipe import load
 from recipec.resolve import DEFAULT_LADDER, resolve
 
@@ -61,7 +61,7 @@ def test_never_quantized_warns(llama, tmp_path):
 
 def test_tie_auto_ties_tensors_that_read_the_same_input(llama, fixture_model, tmp_path):
     from recipec.fixtures import write_imatrix
-    from recipec.imatrix import load_imatrix
+    from recipec.loaders import load_imatrix
 
     path = write_imatrix("llama", fixture_model("llama"), tmp_path / "i.gguf")
     imatrix = load_imatrix(path, llama)

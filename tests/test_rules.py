@@ -10,8 +10,8 @@ from recipec.diagnostics import DiagnosticError
 from recipec.fixtures import intended_tensors, model_spec
 from recipec.llamacpp import Rule, simulate
 from recipec.modelinfo import ModelInfo, TensorInfo, split_name
-from recipec.rules import (escape, format_rules, is_portable, layer_regex, quantized_names,
-                           range_alternatives, self_check, synthesize)
+from recipec.rules import escape, format_rules, is_portable, layer_regex, range_alternatives
+from tests.rule_helpers import quantized_names, self_check, synthesize
 
 
 def fixture_info(kind: str) -> ModelInfo:

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from recipec import ggml
 from recipec.llamacpp import Rule, simulate
 from recipec.modelinfo import ModelInfo, TensorInfo, split_name
-from recipec.rules import is_portable, quantized_names, synthesize
+from recipec.rules import is_portable
+from tests.rule_helpers import quantized_names, synthesize
 
 # Role templates per architecture, from gguf's own tables ({bid} is the layer).
 ARCH_ROLES: dict[str, tuple[str, ...]] = {

@@ -111,7 +111,7 @@ def test_simulate_matches_real_dry_run(kind, text, fixture_model, llama_quantize
 
 
 def test_layer_prefix_capture_on_a_deep_manifest(tmp_path, capsys):
-    from recipec.manifest import dumps_manifest
+    from recipec.loaders import dumps_manifest
     from recipec.modelinfo import ModelInfo, TensorInfo, split_name
 
     names = [f"blk.{i}.{r}.weight" for i in range(12) for r in ("attn_q", "ffn_up")]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -11,6 +9,7 @@ import gguf
 
 from recipec import ggml
 from recipec.recipe import BoundRule, LayerSpec, Recipe, SelectorSpec
+from recipec.selectors import role_matches  # noqa: F401  (the checks' import point)
 
 # Architectures whose published GGUFs may carry MTP (nextn) blocks.
 MTP_ARCHS = frozenset({"qwen35", "qwen35moe", "qwen3next", "glm4moe", "deepseek2", "mimo2"})
@@ -40,15 +39,6 @@ def known_roles() -> frozenset[str]:
             continue
         roles.add(name.replace("blk.{bid}.", ""))
     return frozenset(roles)
-
-
-@lru_cache(maxsize=4096)
-def _glob(pattern: str) -> re.Pattern:
-    return re.compile(fnmatch.translate(pattern))
-
-
-def role_matches(glob: str, role: str) -> bool:
-    return bool(_glob(glob).match(role))
 
 
 def roles_overlap(a: str, b: str) -> bool:

@@ -5,9 +5,10 @@ Exit 0 when no tensor changed, 1 when some did, 2 when a plan cannot be read.
 
 from __future__ import annotations
 
-import json
 import sys
 
+from recipec import jsonio
+from recipec.exitcodes import exit_code
 from recipec.plan import Plan
 from recipec.plandiff import diff_dict, format_text
 
@@ -24,7 +25,7 @@ def run(args) -> int:
     a, b = Plan.load(args.plan_a), Plan.load(args.plan_b)
     d = diff_dict(a, b)
     if args.format == "json":
-        sys.stdout.write(json.dumps(d, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(jsonio.dumps(d))
     else:
         sys.stdout.write(format_text(a, b))
-    return 1 if d["changed"] else 0
+    return exit_code((), changed=bool(d["changed"]))

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import sys
 
+from recipec.api import compile_recipe
 from recipec.diagnostics import Diagnostic, did_you_mean
-from recipec.commands.compile import EXIT_FINDINGS, EXIT_OK, Findings, build
+from recipec.exitcodes import EXIT_OK, exit_code
+from recipec.report import print_text
 
 
 def add_arguments(parser) -> None:
@@ -81,18 +83,16 @@ def _why(res, r, g) -> str:
 
 
 def run(args) -> int:
-    from recipec.report import print_text
-
-    try:
-        res = build(args.recipe, args.model, args.imatrix)
-    except Findings:
-        return EXIT_FINDINGS
-    if args.tensor not in res.tensors:
+    compiled = compile_recipe(args.recipe, args.model, args.imatrix)
+    diags = list(compiled.diagnostics)
+    res = compiled.resolution
+    if res is not None and args.tensor not in res.tensors:
         names = list(res.tensors)
         guess = did_you_mean(args.tensor, names) or did_you_mean(args.tensor + ".weight", names)
-        print_text([Diagnostic("R308", f"no tensor `{args.tensor}` in the model",
-                               hint=f"did you mean {guess}?" if guess else "see `recipec inspect` for the names")],
-                   sys.stderr)
-        return EXIT_FINDINGS
+        diags.append(Diagnostic("R308", f"no tensor `{args.tensor}` in the model",
+                                hint=f"did you mean {guess}?" if guess else "see `recipec inspect` for the names"))
+    print_text(diags, sys.stderr, compiled.sources)
+    if res is None or exit_code(diags) != EXIT_OK:
+        return exit_code(diags)
     sys.stdout.write(explain(res, args.tensor))
     return EXIT_OK

@@ -7,7 +7,8 @@ import os
 import sys
 import tempfile
 
-from recipec.diagnostics import DiagnosticError
+from recipec.diagnostics import Diagnostic, DiagnosticError, Kind
+from recipec.exitcodes import exit_code
 from recipec.formatter import format_source
 from recipec.report import print_text
 from recipec.source import SourceFile
@@ -33,23 +34,36 @@ def _write_atomic(path: str, text: str) -> None:
         raise
 
 
+def _format(path: str) -> tuple[SourceFile | None, str | None, list[Diagnostic]]:
+    """The source and its canonical text, or the diagnostics that stop fmt on PATH."""
+    try:
+        src = SourceFile.read(path)
+    except OSError as exc:
+        return None, None, [Diagnostic("P009", f"cannot read recipe {path}: {exc.strerror or exc}",
+                                       hint="check the path")]
+    try:
+        return src, format_source(src), []
+    except DiagnosticError as exc:
+        found = list(exc.diagnostics)
+    # fmt has no findings of its own: a recipe it cannot parse is an input it cannot use (exit 2)
+    if all(d.kind is Kind.FINDING for d in found):
+        found.append(Diagnostic("U002", f"{path}: not formatted: it does not parse",
+                                hint=f"`recipec lint {path}` explains every error"))
+    return src, None, found
+
+
 def run(args) -> int:
-    changed = failed = 0
+    changed = False
+    diags: list[Diagnostic] = []
     for path in args.recipes:
-        try:
-            try:
-                src = SourceFile.read(path)
-            except OSError as exc:
-                from recipec.diagnostics import error
-                raise error("P009", f"cannot read recipe {path}: {exc.strerror or exc}", hint="check the path")
-            text = format_source(src)
-        except DiagnosticError as exc:
-            print_text(exc.diagnostics, sys.stderr)
-            failed += 1
+        src, text, found = _format(path)
+        if found:
+            print_text(found, sys.stderr)
+            diags.extend(found)
             continue
         if text == src.text:
             continue
-        changed += 1
+        changed = True
         if args.diff:
             sys.stdout.writelines(difflib.unified_diff(
                 src.text.splitlines(True), text.splitlines(True), f"{path} (original)", f"{path} (formatted)"))
@@ -58,6 +72,4 @@ def run(args) -> int:
         elif not args.diff:
             _write_atomic(path, text)
             print(f"reformatted {path}", file=sys.stderr)
-    if failed:
-        return 2
-    return 1 if changed and (args.check or args.diff) else 0
+    return exit_code(diags, changed=changed and (args.check or args.diff))

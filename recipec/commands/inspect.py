@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from recipec.diagnostics import DiagnosticError, error
+from recipec.exitcodes import exit_code
 from recipec.gguffile import sniff
 
 
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _as_model(path: str):
     """ModelInfo when PATH is a model (GGUF or manifest), None when it should be an imatrix."""
-    from recipec.manifest import load_model, manifest_to_info
+    from recipec.loaders import load_model, manifest_to_info
 
     kind = sniff(path, "U002")
     if kind == "gguf":
@@ -53,10 +54,9 @@ def _write(text: str, output: str | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Inspect the files; 0 when done, 2 when an input cannot be read (raised as a diagnostic)."""
+    """Inspect the files and write the JSON; return the exit code (coverage warnings do not count)."""
     from recipec.imatrix import coverage, merge
-    from recipec.imatrix_files import dumps_summary, read_imatrix
-    from recipec.manifest import dumps_manifest, load_model
+    from recipec.loaders import dumps_manifest, dumps_summary, load_imatrix, load_model
     from recipec.report import print_text
 
     models = [_as_model(f) for f in args.files]
@@ -67,13 +67,14 @@ def run(args: argparse.Namespace) -> int:
         if args.model:
             raise error("U001", "--model goes with imatrix files, not with a model")
         _write(dumps_manifest(models[0]), args.output)
-        return 0
+        return exit_code(())
     model = load_model(args.model) if args.model else None
-    stats = merge(read_imatrix(f, model) for f in args.files)
+    stats = merge(load_imatrix(f, model) for f in args.files)
+    diags = []
     if model is not None:
         where = args.files[0] if len(args.files) == 1 else f"{len(args.files)} merged imatrices"
         diags = coverage(stats, model, where)
         if diags:
             print_text(diags, sys.stderr)
     _write(dumps_summary(stats), args.output)
-    return 0
+    return exit_code(diags)

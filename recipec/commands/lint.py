@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from recipec.checks import lint
-from recipec.diagnostics import Severity
+from recipec.exitcodes import exit_code
 from recipec.recipe import load
 from recipec.report import FORMATS, default_format
 
@@ -21,19 +21,10 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     diags, sources = [], {}
-    unreadable = False
     for path in args.recipes:
         loaded = load(path)
         sources.update(loaded.sources)
-        found = lint(loaded, expect_imatrix=False if args.no_imatrix else None)
-        unreadable |= any(d.code in ("P009",) for d in found)
-        diags.extend(found)
+        diags.extend(lint(loaded, expect_imatrix=False if args.no_imatrix else None))
     fmt = args.format or default_format()
     sys.stdout.write(FORMATS[fmt](diags, sources))
-    if unreadable:
-        return 2
-    if any(d.severity is Severity.ERROR for d in diags):
-        return 1
-    if args.strict and any(d.severity is Severity.WARNING for d in diags):
-        return 1
-    return 0
+    return exit_code(diags, strict=args.strict)

@@ -6,13 +6,13 @@ from a model card (`--tensor-type "PAT=TYPE" \\`, quoted or not). Exit 1 when a 
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import sys
 
-from recipec import ggml
+from recipec import ggml, jsonio
 from recipec.diagnostics import Diagnostic, error
+from recipec.exitcodes import exit_code
 from recipec.llamacpp import (Outcome, Rule, compile_pattern, ftype_enables_rules, is_quantizable,
                               needs_imatrix, simulate)
 from recipec.report import FORMATS
@@ -157,7 +157,7 @@ def _tensor_dict(o: Outcome, rules: list[Rule]) -> dict:
 
 def run(args) -> int:
     """Simulate the rules file on the model; print the types and the hazards; return the exit code."""
-    from recipec.manifest import load_model
+    from recipec.loaders import load_model
 
     try:
         source = SourceFile.read(args.rules_file)
@@ -181,7 +181,7 @@ def run(args) -> int:
                           "decides": sum(1 for o in outcomes if o.rule == i)} for i, r in enumerate(rules)],
                "tensors": [_tensor_dict(o, rules) for o in outcomes],
                "diagnostics": [d.to_dict() for d in diags]}
-        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(jsonio.dumps(doc))
     else:
         width = max((len(o.name) for o in outcomes), default=10)
         for o in outcomes:
@@ -190,4 +190,4 @@ def run(args) -> int:
             sys.stdout.write(f"{o.name:<{width}}  {o.source_type:>7} -> {final:<7}  {why}\n")
         if diags:
             sys.stderr.write(FORMATS["text"](diags, {source.path: source}))
-    return 1 if diags else 0
+    return exit_code(diags, strict=True)  # every hazard is a finding: simulate exists to find them

@@ -7,9 +7,10 @@ cannot be read.
 
 from __future__ import annotations
 
-import json
 import sys
 
+from recipec import jsonio
+from recipec.exitcodes import exit_code
 from recipec.plan import Plan
 from recipec.verify import verify
 
@@ -32,13 +33,13 @@ def run(args) -> int:
                "tensors": len(plan.tensors),
                "differences": [{"name": d.name, "kind": d.kind, "planned": d.planned, "found": d.found}
                                for d in diffs]}
-        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(jsonio.dumps(doc))
     else:
         for d in diffs:
             sys.stdout.write(f"{d}\n")
     if diffs:
         names = len({d.name for d in diffs})
         print(f"recipec verify: V401 {names} of {len(plan.tensors)} tensor(s) differ from the plan", file=sys.stderr)
-        return 1
-    print(f"recipec verify: all {len(plan.tensors)} tensors match the plan", file=sys.stderr)
-    return 0
+    else:
+        print(f"recipec verify: all {len(plan.tensors)} tensors match the plan", file=sys.stderr)
+    return exit_code((), changed=bool(diffs))

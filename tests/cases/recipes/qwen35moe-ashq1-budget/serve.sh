@@ -3,12 +3,15 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-ashq1-budget.recipe
 # recipe sha256: 9310693e655ed32f2c96680fc3f65b70f91ec94f43fb363170021824da342ae9
-# plan sha256: 8a8a20b06026a2868731be69a3991ed84de22b6849798a992546604af7b46e72
+# plan sha256: 05a3b72b8e719d4504377a330883ea742ec2d150c523c6ead94e4ab6d454b553
 # target: none
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.
 # Environment (flags win): LLAMA_SERVER MODEL HOST PORT. Arguments after the options
 # (or after --) go to llama-server unchanged.
+#
+# Runs on bash 3.2 (macOS) and later. Before bash 4.4, `set -u` calls an empty array unbound, so
+# every array is expanded as ${A[@]+"${A[@]}"} (nothing when empty, the elements otherwise).
 set -euo pipefail
 
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -41,7 +44,7 @@ while [[ $# -gt 0 ]]; do
         --port) [[ $# -ge 2 ]] || die "--port needs a value"; PORT=$2; shift 2 ;;
         --llama-server) [[ $# -ge 2 ]] || die "--llama-server needs a value"; LLAMA_SERVER=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
-        --) shift; EXTRA+=("$@"); break ;;
+        --) shift; EXTRA+=(${1+"$@"}); break ;;
         *) EXTRA+=("$1"); shift ;;
     esac
 done
@@ -57,8 +60,8 @@ fi
 command -v -- "$LLAMA_SERVER" >/dev/null 2>&1 || die "llama-server not found: $LLAMA_SERVER (set LLAMA_SERVER)"
 [[ $PORT =~ ^[0-9]+$ ]] || die "PORT must be a number, got: $PORT"
 
-ARGS=(-m "$MODEL" --host "$HOST" --port "$PORT" "${SETTINGS[@]}")
+ARGS=(-m "$MODEL" --host "$HOST" --port "$PORT" ${SETTINGS[@]+"${SETTINGS[@]}"})
 if [[ -n $MMPROJ ]]; then
     ARGS+=(--mmproj "$MMPROJ")
 fi
-exec "$LLAMA_SERVER" "${ARGS[@]}" "${EXTRA[@]}"
+exec "$LLAMA_SERVER" ${ARGS[@]+"${ARGS[@]}"} ${EXTRA[@]+"${EXTRA[@]}"}

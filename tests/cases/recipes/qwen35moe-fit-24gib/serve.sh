@@ -3,12 +3,15 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-fit-24gib.recipe
 # recipe sha256: 7064b44d5fa36746fd4d7ba6aab9b3739d53f155a9f5def7ade61938723c6025
-# plan sha256: 0ee1076b03d594b6c4c61421862edb59279be081cf89077910e1c93e09dacf33
+# plan sha256: 055e6f5faf3f4ef4865f745ace2ace3ff20e5c3c5acda9df243e5c47a0aded79
 # target: cuda
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.
 # Environment (flags win): LLAMA_SERVER MODEL HOST PORT. Arguments after the options
 # (or after --) go to llama-server unchanged.
+#
+# Runs on bash 3.2 (macOS) and later. Before bash 4.4, `set -u` calls an empty array unbound, so
+# every array is expanded as ${A[@]+"${A[@]}"} (nothing when empty, the elements otherwise).
 set -euo pipefail
 
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -50,7 +53,7 @@ while [[ $# -gt 0 ]]; do
         --port) [[ $# -ge 2 ]] || die "--port needs a value"; PORT=$2; shift 2 ;;
         --llama-server) [[ $# -ge 2 ]] || die "--llama-server needs a value"; LLAMA_SERVER=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
-        --) shift; EXTRA+=("$@"); break ;;
+        --) shift; EXTRA+=(${1+"$@"}); break ;;
         *) EXTRA+=("$1"); shift ;;
     esac
 done
@@ -66,8 +69,8 @@ fi
 command -v -- "$LLAMA_SERVER" >/dev/null 2>&1 || die "llama-server not found: $LLAMA_SERVER (set LLAMA_SERVER)"
 [[ $PORT =~ ^[0-9]+$ ]] || die "PORT must be a number, got: $PORT"
 
-ARGS=(-m "$MODEL" --host "$HOST" --port "$PORT" "${SETTINGS[@]}")
+ARGS=(-m "$MODEL" --host "$HOST" --port "$PORT" ${SETTINGS[@]+"${SETTINGS[@]}"})
 if [[ -n $MMPROJ ]]; then
     ARGS+=(--mmproj "$MMPROJ")
 fi
-exec "$LLAMA_SERVER" "${ARGS[@]}" "${EXTRA[@]}"
+exec "$LLAMA_SERVER" ${ARGS[@]+"${ARGS[@]}"} ${EXTRA[@]+"${EXTRA[@]}"}

@@ -3,12 +3,15 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-iq4xs-mtp-q6k.recipe
 # recipe sha256: b5e3e26a3410e0994a56f4c7d177c30db5cc607004f802411a7193e3d336f230
-# plan sha256: af51d5db59ec2bb4b2718ef2346050a8035a71756a32cebc25a5f7b3f91aaafc
+# plan sha256: ec7cc233e9588beb162350443bf68387c2f84c8c33bfbdbd4398b36f9952f0d4
 # target: cuda
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.
 # Environment (flags win): LLAMA_SERVER MODEL HOST PORT. Arguments after the options
 # (or after --) go to llama-server unchanged.
+#
+# Runs on bash 3.2 (macOS) and later. Before bash 4.4, `set -u` calls an empty array unbound, so
+# every array is expanded as ${A[@]+"${A[@]}"} (nothing when empty, the elements otherwise).
 set -euo pipefail
 
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -50,7 +53,7 @@ while [[ $# -gt 0 ]]; do
         --port) [[ $# -ge 2 ]] || die "--port needs a value"; PORT=$2; shift 2 ;;
         --llama-server) [[ $# -ge 2 ]] || die "--llama-server needs a value"; LLAMA_SERVER=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
-        --) shift; EXTRA+=("$@"); break ;;
+        --) shift; EXTRA+=(${1+"$@"}); break ;;
         *) EXTRA+=("$1"); shift ;;
     esac
 done
@@ -66,8 +69,8 @@ fi
 command -v -- "$LLAMA_SERVER" >/dev/null 2>&1 || die "llama-server not found: $LLAMA_SERVER (set LLAMA_SERVER)"
 [[ $PORT =~ ^[0-9]+$ ]] || die "PORT must be a number, got: $PORT"
 
-ARGS=(-m "$MODEL" --host "$HOST" --port "$PORT" "${SETTINGS[@]}")
+ARGS=(-m "$MODEL" --host "$HOST" --port "$PORT" ${SETTINGS[@]+"${SETTINGS[@]}"})
 if [[ -n $MMPROJ ]]; then
     ARGS+=(--mmproj "$MMPROJ")
 fi
-exec "$LLAMA_SERVER" "${ARGS[@]}" "${EXTRA[@]}"
+exec "$LLAMA_SERVER" ${ARGS[@]+"${ARGS[@]}"} ${EXTRA[@]+"${EXTRA[@]}"}

@@ -3,12 +3,15 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-nvfp4-blackwell.recipe
 # recipe sha256: f98bc240a3b3d2d47a2672cb4c08be6182d80e8d1aae7e61821d7f8c6e9d261b
-# plan sha256: 408a2109ccd826684790cb168f254b6f62919ef54e167c3616ad9c1b9ead6c83
+# plan sha256: 4874a0f85663ba24b2f4b6643491d44621bcfd9f682aa8c1dd137af4254f237f
 # target: cuda-blackwell
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.
 # Environment (flags win): LLAMA_SERVER MODEL HOST PORT. Arguments after the options
 # (or after --) go to llama-server unchanged.
+#
+# Runs on bash 3.2 (macOS) and later. Before bash 4.4, `set -u` calls an empty array unbound, so
+# every array is expanded as ${A[@]+"${A[@]}"} (nothing when empty, the elements otherwise).
 set -euo pipefail
 
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -50,7 +53,7 @@ while [[ $# -gt 0 ]]; do
         --port) [[ $# -ge 2 ]] || die "--port needs a value"; PORT=$2; shift 2 ;;
         --llama-server) [[ $# -ge 2 ]] || die "--llama-server needs a value"; LLAMA_SERVER=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
-        --) shift; EXTRA+=("$@"); break ;;
+        --) shift; EXTRA+=(${1+"$@"}); break ;;
         *) EXTRA+=("$1"); shift ;;
     esac
 done
@@ -66,8 +69,8 @@ fi
 command -v -- "$LLAMA_SERVER" >/dev/null 2>&1 || die "llama-server not found: $LLAMA_SERVER (set LLAMA_SERVER)"
 [[ $PORT =~ ^[0-9]+$ ]] || die "PORT must be a number, got: $PORT"
 
-ARGS=(-m "$MODEL" --host "$HOST" --port "$PORT" "${SETTINGS[@]}")
+ARGS=(-m "$MODEL" --host "$HOST" --port "$PORT" ${SETTINGS[@]+"${SETTINGS[@]}"})
 if [[ -n $MMPROJ ]]; then
     ARGS+=(--mmproj "$MMPROJ")
 fi
-exec "$LLAMA_SERVER" "${ARGS[@]}" "${EXTRA[@]}"
+exec "$LLAMA_SERVER" ${ARGS[@]+"${ARGS[@]}"} ${EXTRA[@]+"${EXTRA[@]}"}

@@ -3,7 +3,7 @@
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-q4_k_m-explicit.recipe
 # recipe sha256: 252836fa110b5b9d50a28deb0cb2cd6873b6bc31f2565610d6d93b29289420f4
-# plan sha256: 1109d33d5ede3e2b1fd3906c34b3d8093d2ab6e7c29d77ea7f4a9510857b1595 (plan.lock.json beside this script)
+# plan sha256: a08eafea5a9cafb6bcd181d3a2b4ee408b330e6667c03fc3c8559c5398180302 (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -11,11 +11,14 @@
 # OUT.partial, a check of the written file against the plan, then the rename to OUT.
 #
 # Environment (flags win): LLAMA_QUANTIZE MODEL IMATRIX OUT THREADS RECIPEC.
+#
+# Runs on bash 3.2 (macOS) and later. Before bash 4.4, `set -u` calls an empty array unbound, so
+# every array is expanded as ${A[@]+"${A[@]}"} (nothing when empty, the elements otherwise).
 set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
 RECIPE_NAME='qwen35moe-q4_k_m-explicit'
-PLAN_SHA256='1109d33d5ede3e2b1fd3906c34b3d8093d2ab6e7c29d77ea7f4a9510857b1595'
+PLAN_SHA256='a08eafea5a9cafb6bcd181d3a2b4ee408b330e6667c03fc3c8559c5398180302'
 FTYPE='Q4_K_M'
 PREDICTED_BYTES=23175040352
 SPLIT_INPUT=0
@@ -897,7 +900,7 @@ if [[ $shard_count -gt 1 ]]; then
         INPUTS+=("$(shard_path "$MODEL" "$i" "$shard_count")")
     done
 fi
-for f in "${INPUTS[@]}"; do
+for f in ${INPUTS[@]+"${INPUTS[@]}"}; do
     [[ -f $f ]] || die "model shard not found: $f"
 done
 
@@ -931,7 +934,7 @@ else
     OUTPUTS=("$OUT")
     PARTIALS=("$PARTIAL")
 fi
-for f in "${OUTPUTS[@]}"; do
+for f in ${OUTPUTS[@]+"${OUTPUTS[@]}"}; do
     if [[ -e $f && $FORCE -ne 1 ]]; then
         die "$f exists; pass --force to replace it"
     fi
@@ -943,14 +946,14 @@ if [[ $avail_kib =~ ^[0-9]+$ ]] && ((avail_kib * 1024 < PREDICTED_BYTES)); then
     die "$out_dir has $((avail_kib / 1024)) MiB free; the output needs $((PREDICTED_BYTES / 1048576)) MiB"
 fi
 
-ARGS=("${OPTIONS[@]}" --tensor-type-file "$(as_arg "$TYPES_FILE")")
+ARGS=(${OPTIONS[@]+"${OPTIONS[@]}"} --tensor-type-file "$(as_arg "$TYPES_FILE")")
 if [[ -n $IMATRIX ]]; then
     ARGS+=(--imatrix "$(as_arg "$IMATRIX")")
 fi
 if [[ $KEEP_SPLIT -eq 1 ]]; then
     ARGS+=(--keep-split)
 fi
-ARGS+=("${PROVENANCE[@]}")
+ARGS+=(${PROVENANCE[@]+"${PROVENANCE[@]}"})
 POSITIONAL=("$(as_arg "$MODEL")" "$(as_arg "$PARTIAL")" "$FTYPE" "$THREADS")
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/recipec-quantize.XXXXXX")
@@ -962,7 +965,7 @@ cleanup() {
         wait "$QPID" 2>/dev/null || true
     fi
     if [[ $DONE -ne 1 ]]; then
-        rm -f -- "${PARTIALS[@]}"
+        rm -f -- ${PARTIALS[@]+"${PARTIALS[@]}"}
     fi
     rm -rf -- "$WORK"
 }
@@ -973,63 +976,76 @@ trap 'echo "quantize.sh: terminated; nothing written" >&2; exit 143' TERM
 # --- the dry-run gate ----------------------------------------------------------------------------
 printf 'quantize.sh: recipe %s, plan %s\n' "$RECIPE_NAME" "${PLAN_SHA256:0:12}" >&2
 echo "quantize.sh: dry run: checking every tensor's type against the plan" >&2
-if ! "$LLAMA_QUANTIZE" --dry-run "${ARGS[@]}" "${POSITIONAL[@]}" >"$WORK/dry-run.log" 2>&1; then
+if ! "$LLAMA_QUANTIZE" --dry-run ${ARGS[@]+"${ARGS[@]}"} ${POSITIONAL[@]+"${POSITIONAL[@]}"} >"$WORK/dry-run.log" 2>&1; then
     tail -n 20 "$WORK/dry-run.log" >&2
     die "llama-quantize --dry-run failed; nothing written"
 fi
 plan_types >"$WORK/plan.txt"
-# Dry-run lines: `[  84/  96] NAME - [ne0, ...], type =    f16, size = A MiB -> B MiB (q6_K)`;
-# the type in parentheses is the final one, a line without `->` keeps its source type.
-if ! awk -v planfile="$WORK/plan.txt" '
-    BEGIN {
-        while ((getline line < planfile) > 0) {
-            split(line, f, " ")
-            want[f[1]] = f[2]
-            order[++n] = f[1]
-        }
+# The gate's awk program (templates/partials/dryrun_check.awk): one line per mismatch, exit 1 if any.
+cat >"$WORK/dryrun_check.awk" <<'RECIPEC_DRYRUN_CHECK'
+# dryrun_check.awk: llama-quantize --dry-run output against the plan's tensor types.
+#
+#     awk -v planfile=PLAN_TYPES -f dryrun_check.awk DRY_RUN_LOG
+#
+# PLAN_TYPES holds one `NAME TYPE` line per planned tensor (TYPE upper-case, as in the plan).
+# Dry-run lines look like `[  84/  96] NAME - [ne0, ...], type =    f16, size = A MiB -> B MiB (q6_K)`:
+# the type in parentheses is the one llama-quantize would write; a line without it keeps its
+# source type. Every other line is ignored. Prints one line per mismatch (missing, other type,
+# not in the plan) and exits 1 if there is any, or if nothing was compared; exits 0 otherwise.
+#
+# Included verbatim into quantize.sh. POSIX awk only (it runs under macOS awk, mawk, busybox and
+# gawk): no gawk extensions, no regex intervals.
+BEGIN {
+    while ((getline line < planfile) > 0) {
+        split(line, f, " ")
+        want[f[1]] = f[2]
+        order[++n] = f[1]
     }
-    /^\[ *[0-9]+\/ *[0-9]+\] / {
-        s = $0
-        sub(/^\[ *[0-9]+\/ *[0-9]+\] +/, "", s)
-        name = s
-        sub(/ .*/, "", name)
-        t = s
-        if (match(s, /\([A-Za-z0-9_]+\)[ \t\r]*$/)) {
-            t = substr(s, RSTART + 1, RLENGTH - 1)
-            sub(/\).*/, "", t)
-        } else {
-            sub(/.*type = */, "", t)
-            sub(/,.*/, "", t)
-        }
-        if (!(name in got)) {
-            seen++
-        }
-        got[name] = toupper(t)
+}
+/^\[ *[0-9]+\/ *[0-9]+\] / {
+    s = $0
+    sub(/^\[ *[0-9]+\/ *[0-9]+\] +/, "", s)
+    name = s
+    sub(/ .*/, "", name)
+    t = s
+    if (match(s, /\([A-Za-z0-9_]+\)[ \t\r]*$/)) {
+        t = substr(s, RSTART + 1, RLENGTH - 1)
+        sub(/\).*/, "", t)
+    } else {
+        sub(/.*type = */, "", t)
+        sub(/,.*/, "", t)
     }
-    END {
-        bad = 0
-        for (i = 1; i <= n; i++) {
-            k = order[i]
-            if (!(k in got)) {
-                print "  " k ": planned " want[k] ", missing from the dry run"
-                bad++
-            } else if (got[k] != want[k]) {
-                print "  " k ": planned " want[k] ", llama-quantize would write " got[k]
-                bad++
-            }
-        }
-        for (k in got) {
-            if (!(k in want)) {
-                print "  " k ": not in the plan, llama-quantize would write " got[k]
-                bad++
-            }
-        }
-        if (n == 0 || seen == 0) {
-            print "  no tensors compared (empty plan or unreadable dry-run output)"
+    if (!(name in got)) {
+        seen++
+    }
+    got[name] = toupper(t)
+}
+END {
+    bad = 0
+    for (i = 1; i <= n; i++) {
+        k = order[i]
+        if (!(k in got)) {
+            print "  " k ": planned " want[k] ", missing from the dry run"
+            bad++
+        } else if (got[k] != want[k]) {
+            print "  " k ": planned " want[k] ", llama-quantize would write " got[k]
             bad++
         }
-        exit (bad > 0 ? 1 : 0)
-    }' "$WORK/dry-run.log" >"$WORK/mismatches.txt"; then
+    }
+    for (k in got) {
+        if (!(k in want)) {
+            print "  " k ": not in the plan, llama-quantize would write " got[k]
+            bad++
+        }
+    }
+    if (n == 0 || seen == 0) {
+        print "  no tensors compared (empty plan or unreadable dry-run output)"
+        bad++
+    }
+    exit (bad > 0 ? 1 : 0)
+}
+RECIPEC_DRYRUN_CHECK
+if ! awk -v planfile="$WORK/plan.txt" -f "$WORK/dryrun_check.awk" "$WORK/dry-run.log" >"$WORK/mismatches.txt"; then
     echo "quantize.sh: the dry run does not match the plan; nothing written:" >&2
     sort "$WORK/mismatches.txt" >&2
     exit 1
@@ -1040,53 +1056,191 @@ if [[ $GATE_ONLY -eq 1 ]]; then
 fi
 
 # --- quantize ------------------------------------------------------------------------------------
-rm -f -- "${PARTIALS[@]}"
+rm -f -- ${PARTIALS[@]+"${PARTIALS[@]}"}
 echo "quantize.sh: writing $PARTIAL" >&2
-"$LLAMA_QUANTIZE" "${ARGS[@]}" "${POSITIONAL[@]}" &
+"$LLAMA_QUANTIZE" ${ARGS[@]+"${ARGS[@]}"} ${POSITIONAL[@]+"${POSITIONAL[@]}"} &
 QPID=$!
 rc=0
 wait "$QPID" || rc=$?
 QPID=
 [[ $rc -eq 0 ]] || die "llama-quantize failed (exit $rc); nothing written"
-for f in "${PARTIALS[@]}"; do
+for f in ${PARTIALS[@]+"${PARTIALS[@]}"}; do
     [[ -f $f ]] || die "llama-quantize did not write $f"
 done
 
 # --- verify, then publish ------------------------------------------------------------------------
 verified=0
 if command -v -- "$RECIPEC" >/dev/null 2>&1; then
-    "$RECIPEC" verify "$PLAN_FILE" "${PARTIALS[@]}" || die "the written file differs from the plan; not renamed"
+    "$RECIPEC" verify "$PLAN_FILE" ${PARTIALS[@]+"${PARTIALS[@]}"} || die "the written file differs from the plan; not renamed"
     verified=1
 elif command -v python3 >/dev/null 2>&1 && python3 -c 'import gguf' >/dev/null 2>&1; then
-    python3 - "$PLAN_FILE" "${PARTIALS[@]}" <<'PY' || die "the written file differs from the plan; not renamed"
-import json, sys
+    # recipec/filecheck.py, the comparison `recipec verify` makes
+    python3 - "$PLAN_FILE" ${PARTIALS[@]+"${PARTIALS[@]}"} <<'RECIPEC_FILECHECK' || die "the written file differs from the plan; not renamed"
+"""The file-against-plan check: a GGUF (all shards) vs plan.lock.json, tensor by tensor.
+
+One self-contained module that imports only the standard library and `gguf`: `recipec verify`
+compares with it, and quantize.sh carries it verbatim as the check it runs when recipec is not
+installed (`python3 - PLAN GGUF... <<'...'`), so both report the same differences.
+
+    python -m recipec.filecheck PLAN GGUF...
+
+Prints one line per difference on stdout and a summary on stderr; exit 0 when the files are what
+the plan says, 1 when they differ, 2 when the plan or a file cannot be read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence, Tuple
+
 import gguf
-plan = json.load(open(sys.argv[1], encoding="utf-8"))
-want = {t["name"]: t for t in plan["tensors"]}
-got = {}
-for path in sys.argv[2:]:
-    for t in gguf.GGUFReader(path).tensors:
-        got[t.name] = (gguf.GGMLQuantizationType(int(t.tensor_type)).name, [int(d) for d in t.shape], int(t.n_bytes))
-bad = []
-for name, t in want.items():
-    if name not in got:
-        bad.append(f"{name}: missing from the file")
-    elif got[name] != (t["type"], list(t["shape"]), t["bytes"]):
-        bad.append(f"{name}: planned {t['type']} {t['shape']} {t['bytes']} B, file has {got[name][0]} {got[name][1]} {got[name][2]} B")
-bad += [f"{name}: not in the plan" for name in got if name not in want]
-for line in bad:
-    print("  " + line, file=sys.stderr)
-print(f"verify: {len(want)} tensors, {len(bad)} difference(s)", file=sys.stderr)
-sys.exit(1 if bad else 0)
-PY
+
+# Runs under whatever python3 the quantizing machine has: no syntax or library newer than 3.8.
+
+PLAN_SCHEMA_PREFIX = "recipec.plan/"  # any version: every one lists tensors with name, type, shape, bytes
+USAGE = "usage: python -m recipec.filecheck PLAN GGUF... (every shard of a split file)"
+
+
+@dataclass(frozen=True)
+class PlannedTensor:
+    """One tensor as the plan describes it."""
+
+    name: str
+    type: str
+    shape: Tuple[int, ...]
+    bytes: int
+
+
+@dataclass(frozen=True)
+class FileTensor:
+    """One tensor as the written file describes it."""
+
+    name: str
+    type: str
+    shape: Tuple[int, ...]
+    bytes: int
+    file: str
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way the file differs from the plan."""
+
+    name: str
+    kind: str  # type | shape | bytes | missing | extra | duplicate
+    planned: str
+    found: str
+
+    def __str__(self) -> str:
+        if self.kind == "missing":
+            return f"{self.name}: missing from the file (planned {self.planned})"
+        if self.kind == "extra":
+            return f"{self.name}: in the file ({self.found}) but not in the plan"
+        if self.kind == "duplicate":
+            return f"{self.name}: in more than one shard ({self.found})"
+        return f"{self.name}: {self.kind} planned {self.planned}, file has {self.found}"
+
+
+def type_name(raw: Any) -> str:
+    """The ggml type name of a GGUF tensor type number (`type#N` for one this gguf does not know)."""
+    try:
+        return gguf.GGMLQuantizationType(int(raw)).name
+    except ValueError:
+        return f"type#{int(raw)}"
+
+
+def file_tensors(reader: Any, path: str) -> List[FileTensor]:
+    """The tensors of an open gguf.GGUFReader, in file order, tagged with PATH."""
+    return [FileTensor(str(t.name), type_name(t.tensor_type), tuple(int(d) for d in t.shape), int(t.n_bytes), path)
+            for t in reader.tensors]
+
+
+def plan_tensors(doc: Any) -> List[PlannedTensor]:
+    """The tensors of a parsed plan.lock.json (ValueError if it is not a recipec plan)."""
+    if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith(PLAN_SCHEMA_PREFIX):
+        raise ValueError("not a recipec plan (no recipec.plan/N schema)")
+    try:
+        return [PlannedTensor(str(t["name"]), str(t["type"]), tuple(int(d) for d in t["shape"]), int(t["bytes"]))
+                for t in doc["tensors"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"malformed tensor list ({exc!r})") from None
+
+
+def compare(planned: Sequence[PlannedTensor], tensors: Sequence[FileTensor]) -> List[Difference]:
+    """The differences between the PLANNED tensors and the file's TENSORS, in plan order then file order."""
+    found = {}
+    diffs: List[Difference] = []
+    for t in tensors:
+        if t.name in found:
+            diffs.append(Difference(t.name, "duplicate", "", f"{found[t.name].file}, {t.file}"))
+        found.setdefault(t.name, t)
+    names = {p.name for p in planned}
+    for p in planned:
+        f = found.get(p.name)
+        if f is None:
+            diffs.append(Difference(p.name, "missing", p.type, ""))
+            continue
+        if f.type != p.type:
+            diffs.append(Difference(p.name, "type", p.type, f.type))
+        if f.shape != tuple(p.shape):
+            diffs.append(Difference(p.name, "shape", str(list(p.shape)), str(list(f.shape))))
+        if f.bytes != p.bytes:
+            diffs.append(Difference(p.name, "bytes", str(p.bytes), str(f.bytes)))
+    for t in tensors:
+        if t.name not in names:
+            diffs.append(Difference(t.name, "extra", "", t.type))
+    return diffs
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Check the GGUF files against the plan (ARGV: PLAN GGUF...); print the differences; return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
+    if len(args) < 2:
+        print(USAGE, file=sys.stderr)
+        return 2
+    plan_path, paths = args[0], args[1:]
+    try:
+        with open(plan_path, encoding="utf-8") as fh:
+            planned = plan_tensors(json.load(fh))
+    except (OSError, ValueError) as exc:
+        print(f"verify: {plan_path}: cannot read the plan: {exc}", file=sys.stderr)
+        return 2
+    tensors: List[FileTensor] = []
+    for path in paths:
+        try:
+            reader = gguf.GGUFReader(path)
+            tensors += file_tensors(reader, path)
+        except Exception as exc:  # noqa: BLE001 - the reader fails on corrupt files in many ways
+            print(f"verify: {path}: not a readable GGUF file: {exc}", file=sys.stderr)
+            return 2
+    diffs = compare(planned, tensors)
+    for d in diffs:
+        print(d)
+    if diffs:
+        names = len({d.name for d in diffs})
+        print(f"verify: {names} of {len(planned)} tensor(s) differ from the plan", file=sys.stderr)
+        return 1
+    print(f"verify: all {len(planned)} tensors match the plan", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+RECIPEC_FILECHECK
     verified=1
 fi
 for ((i = 0; i < ${#PARTIALS[@]}; i++)); do
     mv -f -- "${PARTIALS[i]}" "${OUTPUTS[i]}"
 done
 DONE=1
+written=${OUTPUTS[*]+"${OUTPUTS[*]}"}
 if [[ $verified -eq 1 ]]; then
-    echo "quantize.sh: wrote and verified ${OUTPUTS[*]}" >&2
+    echo "quantize.sh: wrote and verified $written" >&2
 else
-    echo "quantize.sh: wrote ${OUTPUTS[*]}; could not verify it (install recipec, or python3 with gguf)" >&2
+    echo "quantize.sh: wrote $written; could not verify it (install recipec, or python3 with gguf)" >&2
 fi

@@ -1,4 +1,4 @@
-"""imatrix file formats: GGUF imatrix, legacy .dat, and the summary JSON (recipec.imatrix/1)."""
+"""imatrix readers: GGUF imatrix, legacy .dat, and the summary JSON (recipec.imatrix/1), both ways."""
 
 from __future__ import annotations
 
@@ -10,19 +10,32 @@ from typing import Any
 
 import numpy as np
 
+from recipec import jsonio
 from recipec.diagnostics import error
 from recipec.gguffile import field_value, open_gguf, sniff
 from recipec.imatrix import ImatrixStats, TensorStats, tensor_stats
-from recipec.manifest import dumps_json
+from recipec.loaders.model import MANIFEST_SCHEMA
 from recipec.modelinfo import ModelInfo
 
-SCHEMA = "recipec.imatrix/1"
+SUMMARY_SCHEMA = "recipec.imatrix/1"
 _SUFFIXES = (".in_sum2", ".in_sum", ".counts")
 
 
-def _sig(x: float) -> float:
-    """X rounded to 6 significant digits (keeps summaries small and stable)."""
-    return float(f"{x:.6g}")
+def load_imatrix(path: str | os.PathLike, model: ModelInfo | None = None) -> ImatrixStats:
+    """ImatrixStats from a GGUF imatrix, a legacy .dat or a summary JSON, told apart by the first bytes.
+
+    MODEL, when given, lets a legacy .dat split MoE entries into one matrix per expert.
+    """
+    kind = sniff(path, "I101")
+    if kind == "gguf":
+        return read_gguf_imatrix(path)
+    if kind == "json":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise error("I106", f"{path}: not valid JSON: {exc}") from None
+        return summary_to_stats(data, str(path))
+    return read_dat_imatrix(path, model)
 
 
 def read_gguf_imatrix(path: str | os.PathLike) -> ImatrixStats:
@@ -140,10 +153,17 @@ def read_dat_imatrix(path: str | os.PathLike, model: ModelInfo | None = None) ->
                         sources=(Path(path).name,))
 
 
+# --- the summary (schema recipec.imatrix/1) -------------------------------------------------------
+
+def _sig(x: float) -> float:
+    """X rounded to 6 significant digits (keeps summaries small and stable)."""
+    return float(f"{x:.6g}")
+
+
 def summary_dict(stats: ImatrixStats) -> dict[str, Any]:
     """The summary (schema recipec.imatrix/1): counts, importance per matrix, fingerprint."""
     return {
-        "schema": SCHEMA, "datasets": list(stats.datasets), "chunk_count": stats.chunk_count,
+        "schema": SUMMARY_SCHEMA, "datasets": list(stats.datasets), "chunk_count": stats.chunk_count,
         "chunk_size": stats.chunk_size, "n_layer_nextn": stats.n_layer_nextn,
         "tensors": {name: {
             "ne0": t.ne0,
@@ -155,8 +175,8 @@ def summary_dict(stats: ImatrixStats) -> dict[str, Any]:
 
 
 def dumps_summary(stats: ImatrixStats) -> str:
-    """The summary of STATS as deterministic JSON text."""
-    return dumps_json(summary_dict(stats))
+    """The summary of STATS as deterministic JSON text (lists of numbers on one line)."""
+    return jsonio.dumps(summary_dict(stats), inline_numbers=True)
 
 
 def summary_to_stats(data: Any, path: str = "<summary>") -> ImatrixStats:
@@ -166,10 +186,10 @@ def summary_to_stats(data: Any, path: str = "<summary>") -> ImatrixStats:
 
     if not isinstance(data, dict):
         raise bad("not a JSON object")
-    if data.get("schema") != SCHEMA:
-        if data.get("schema") == "recipec.manifest/1":
+    if data.get("schema") != SUMMARY_SCHEMA:
+        if data.get("schema") == MANIFEST_SCHEMA:
             raise error("I102", f"{path}: this is a model manifest, not an imatrix", hint="pass it with --model")
-        raise bad(f"schema is {data.get('schema')!r}, expected {SCHEMA!r}")
+        raise bad(f"schema is {data.get('schema')!r}, expected {SUMMARY_SCHEMA!r}")
     rows = data.get("tensors")
     if not isinstance(rows, dict):
         raise bad("tensors must be an object")
@@ -191,17 +211,3 @@ def summary_to_stats(data: Any, path: str = "<summary>") -> ImatrixStats:
                             sources=(Path(path).name,))
     except (TypeError, ValueError):
         raise bad("datasets, chunk_count, chunk_size must be a list and integers") from None
-
-
-def read_imatrix(path: str | os.PathLike, model: ModelInfo | None = None) -> ImatrixStats:
-    """ImatrixStats from any supported imatrix file, told apart by its first bytes."""
-    kind = sniff(path, "I101")
-    if kind == "gguf":
-        return read_gguf_imatrix(path)
-    if kind == "json":
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise error("I106", f"{path}: not valid JSON: {exc}") from None
-        return summary_to_stats(data, str(path))
-    return read_dat_imatrix(path, model)

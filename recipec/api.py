@@ -1,0 +1,120 @@
+"""The library entry point: the pipeline as side-effect-free functions.
+
+    lint_recipe     text -> parse -> validate -> model-free checks
+    compile_recipe  ... -> resolve (+ model, + imatrix) -> rules (self-checked) -> Plan
+    render_plan     Plan -> the kit's files (emit), from the plan alone
+
+Each returns its value with every diagnostic it raised; none prints, writes or exits. The
+commands (`compile`, `compile --check`, `explain`, `render`, `lint`) print the diagnostics and
+map them to an exit code with recipec.exitcodes.exit_code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from recipec.checks import lint
+from recipec.diagnostics import Diagnostic, DiagnosticError
+from recipec.emit import render_kit
+from recipec.imatrix import ImatrixStats, merge
+from recipec.loaders import load_imatrix, load_model
+from recipec.modelinfo import ModelInfo
+from recipec.plan import FileRef, Inputs, Plan
+from recipec.recipe import Loaded, load
+from recipec.resolve import Resolution, resolve
+from recipec.rules import with_rules
+from recipec.source import SourceFile
+
+
+@dataclass(frozen=True)
+class Linted:
+    """A recipe read and checked without a model."""
+
+    loaded: Loaded
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.loaded.recipe is not None and not any(d.is_error for d in self.diagnostics)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A recipe compiled against a model: the plan (with its rules) and the working behind it."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+    resolution: Optional[Resolution] = None
+    plan: Optional[Plan] = None  # None when an error stopped the pipeline
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A plan's kit: file name -> exact content (empty when an error stopped the rendering)."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def lint_recipe(path: str, *, expect_imatrix: bool | None = None) -> Linted:
+    """Parse, validate and check the recipe at PATH (and the recipes it extends)."""
+    loaded = load(path)
+    return Linted(loaded, tuple(lint(loaded, expect_imatrix=expect_imatrix)))
+
+
+def sha256_file(path: str) -> str:
+    """The sha256 of the file at PATH; U002 when it cannot be read."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as exc:
+        raise DiagnosticError(Diagnostic("U002", f"cannot read {path}: {exc.strerror or exc}",
+                                         hint="check the path")) from None
+    return h.hexdigest()
+
+
+def load_inputs(model_path: str, imatrix_paths: Sequence[str]) -> tuple[ModelInfo, ImatrixStats | None]:
+    """The model (GGUF, split or manifest) and the imatrix (merged when several); raises on bad files."""
+    model = load_model(model_path)
+    stats = [load_imatrix(p, model) for p in imatrix_paths]
+    return model, (stats[0] if len(stats) == 1 else merge(stats) if stats else None)
+
+
+def compile_recipe(recipe_path: str, model_path: str, imatrix_paths: Sequence[str] = ()) -> Compiled:
+    """Lint, load the inputs, resolve, synthesise and self-check the rules: the Plan."""
+    linted = lint_recipe(recipe_path, expect_imatrix=bool(imatrix_paths))
+    sources = dict(linted.loaded.sources)
+    if not linted.ok:
+        return Compiled(linted.diagnostics, sources)
+    recipe = linted.loaded.recipe
+    try:
+        model, imatrix = load_inputs(model_path, imatrix_paths)
+        inputs = Inputs(recipe=FileRef(path=str(recipe_path), sha256=recipe.sha256),
+                        model=FileRef(path=str(model_path), sha256=sha256_file(model_path)),
+                        imatrix=tuple(FileRef(path=str(p), sha256=sha256_file(p)) for p in imatrix_paths))
+        res = resolve(recipe, model, imatrix, inputs=inputs, model_file=str(model_path),
+                      imatrix_files=tuple(str(p) for p in imatrix_paths))
+        plan = with_rules(res.plan)
+    except DiagnosticError as exc:
+        return Compiled(linted.diagnostics + tuple(exc.diagnostics), sources)
+    return Compiled(linted.diagnostics + res.diagnostics, sources, res, plan)
+
+
+def render_plan(plan: Plan) -> Rendered:
+    """The kit for PLAN (plan.lock.json, tensor-types.txt, quantize.sh, serve.sh, card.md)."""
+    try:
+        return Rendered((), render_kit(plan))
+    except DiagnosticError as exc:
+        return Rendered(tuple(exc.diagnostics))
+
+
+def load_plan(path: str) -> tuple[Optional[Plan], tuple[Diagnostic, ...]]:
+    """The plan.lock.json at PATH, or the V402 diagnostic saying why it is not one."""
+    try:
+        return Plan.load(path), ()
+    except DiagnosticError as exc:
+        return None, tuple(exc.diagnostics)

@@ -1,0 +1,80 @@
+"""Stage 1 of resolve: the arch check, and the settings every later stage reads.
+
+Default ladder (a recipe without `ladder`): Q3_K IQ4_XS Q4_K Q5_K Q6_K Q8_0: the K-quant steps
+llama.cpp's own mixtures use, plus IQ4_XS (the best 4-bit type per byte), nothing that needs an
+imatrix, nothing a CPU or GPU build lacks. Default FTYPE (a recipe without `base`): Q4_K_M; every
+quantized tensor gets an explicit rule, so the FTYPE only names the file type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from recipec import ggml, hardware
+from recipec.diagnostics import Diagnostic, DiagnosticError
+from recipec.llamacpp import tensor_info_bytes
+from recipec.modelinfo import ModelInfo
+from recipec.recipe import Recipe
+
+DEFAULT_LADDER: tuple[str, ...] = ("Q3_K", "IQ4_XS", "Q4_K", "Q5_K", "Q6_K", "Q8_0")
+DEFAULT_FTYPE = "Q4_K_M"
+
+
+def rank(type_name: str) -> float:
+    """Floors and ceilings compare storage bits per weight."""
+    return ggml.bits_per_weight(type_name)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the recipe and the model fix before any tensor is looked at."""
+
+    ftype: str
+    ladder: tuple[str, ...]
+    profile: Optional[hardware.Profile]
+    model: ModelInfo  # the input model as read
+    out_model: ModelInfo  # the output model (MTP blocks removed when dropped)
+    has_mtp: bool
+    drop: bool
+
+
+def check_arch(recipe: Recipe, model: ModelInfo) -> None:
+    """Raise R303 when the recipe names architectures and MODEL is none of them."""
+    if recipe.arch and model.arch not in recipe.arch:
+        raise DiagnosticError(Diagnostic(
+            "R303", f"the model is {model.arch}, the recipe is for {' '.join(recipe.arch)}",
+            recipe.spans.get("arch"), hint=f"compile against a {'/'.join(recipe.arch)} model, or add "
+                                            f"{model.arch} to the arch statement"))
+
+
+def settings(recipe: Recipe, model: ModelInfo) -> Settings:
+    """The FTYPE, ladder, target profile and MTP shape of compiling RECIPE against MODEL."""
+    has_mtp = model.nextn_layers > 0 and any(t.mtp for t in model.tensors)
+    drop = has_mtp and recipe.mtp.policy == "drop"
+    return Settings(ftype=recipe.base or DEFAULT_FTYPE, ladder=tuple(recipe.ladder or DEFAULT_LADDER),
+                    profile=hardware.profile(recipe.target) if recipe.target else None, model=model,
+                    out_model=drop_mtp(model) if drop else model, has_mtp=has_mtp, drop=drop)
+
+
+def drop_mtp(model: ModelInfo) -> ModelInfo:
+    """MODEL without its MTP blocks (what `--prune-layers` + nextn_predict_layers=0 writes)."""
+    if not model.nextn_layers:
+        return model
+    gone = [t for t in model.tensors if t.mtp]
+    keep = tuple(t for t in model.tensors if not t.mtp)
+    md = dict(model.metadata)
+    md["nextn_predict_layers"] = 0
+    md["block_count"] = model.trunk_layers
+    sources = model.sources
+    if len(sources) == 1:  # the header loses the dropped tensors' records
+        s = sources[0]
+        sources = (replace(s, data_offset=max(0, s.data_offset - tensor_info_bytes(gone))),)
+    return ModelInfo(arch=model.arch, tensors=keep, block_count=model.trunk_layers, nextn_layers=0,
+                     alignment=model.alignment, sources=sources, metadata=md)
+
+
+def output_order(tensors) -> list:
+    """llama-quantize's write order: globals first, then by layer, names compared bytewise."""
+    return sorted(tensors, key=lambda t: (-1 if t.layer is None or not t.name.startswith("blk.") else t.layer,
+                                          t.name.encode()))
