@@ -16,7 +16,8 @@ sys.path.insert(0, str(ROOT))
 
 from recipec.llamacpp import predict_file_size  # noqa: E402
 from recipec.modelinfo import ModelInfo, TensorInfo, split_name  # noqa: E402
-from recipec.rules import format_rules, quantized_names, self_check, synthesize  # noqa: E402
+from recipec.rules import format_rules  # noqa: E402
+from tests.rule_helpers import quantized_names, self_check, synthesize  # noqa: E402  (model + assignment -> plan entries)
 
 MANIFEST = ROOT / "examples" / "qwen3.5-35b-a3b.manifest.json"
 

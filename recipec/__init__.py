@@ -4,7 +4,7 @@ The pipeline as a library (see recipec.api): `lint_recipe`, `compile_recipe`, `r
 `load_plan`. They are imported on first use, so `import recipec` stays cheap.
 """
 
-__version__ = "0.1.0"
+from recipec.version import __version__
 
 _API = ("lint_recipe", "compile_recipe", "render_plan", "load_plan", "Linted", "Compiled", "Rendered")
 __all__ = ["__version__", *_API]

@@ -7,7 +7,7 @@ import importlib
 import sys
 import traceback
 
-from recipec import __version__
+from recipec.version import __version__
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.exitcodes import EXIT_OK, exit_code
 

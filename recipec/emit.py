@@ -18,7 +18,8 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from recipec import __version__, hardware
+from recipec import hardware
+from recipec.version import __version__
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.llamacpp import Rule
 from recipec.plan import PROVENANCE_KEYS, Plan, kv_string, layer_ranges

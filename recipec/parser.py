@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -28,22 +30,44 @@ def grammar_text() -> str:
 
 
 class _Tokens:
-    """Collects the tokens of one parse run, comments included (the parser itself is shared)."""
+    """The lexer callback: records the tokens of each parse run, comments included.
+
+    The Lark parser, and so this callback, is shared by every parse; each thread records into its
+    own list, opened by `collect()`, so parses in several threads at once keep their tokens apart.
+    """
 
     def __init__(self) -> None:
-        self.tokens: list[Token] = []
+        self._local = threading.local()
 
     def __call__(self, tok: Token) -> Token:
-        self.tokens.append(tok)
+        tokens = getattr(self._local, "tokens", None)
+        if tokens is not None:  # None: a direct lark_parser().parse() that wants no tokens
+            tokens.append(tok)
         return tok
+
+    @contextmanager
+    def collect(self):
+        """A fresh token list for the parse run inside the block (in this thread)."""
+        outer = getattr(self._local, "tokens", None)
+        self._local.tokens = tokens = []
+        try:
+            yield tokens
+        finally:
+            self._local.tokens = outer
 
 
 _TOKENS = _Tokens()
+_BUILD_LOCK = threading.Lock()
+
+
+def lark_parser(strict: bool = False) -> Lark:
+    """The one Lark parser (LALR, contextual lexer, positions propagated)."""
+    with _BUILD_LOCK:  # built once even when the first parses start in several threads at once
+        return _build_parser(strict)
 
 
 @lru_cache(maxsize=None)
-def lark_parser(strict: bool = False) -> Lark:
-    """The one Lark parser (LALR, contextual lexer, positions propagated)."""
+def _build_parser(strict: bool) -> Lark:
     options = dict(parser="lalr", lexer="contextual", propagate_positions=True,
                    maybe_placeholders=False, strict=strict)
     if not strict:  # the analysed grammar is cached (keyed by the grammar's sha256) by Lark
@@ -62,14 +86,14 @@ def parse(source: SourceFile) -> ast.Recipe:
         raise error("P001", "the file contains a NUL byte: is it a recipe?", Span(source.path, line, 1),
                     hint="recipes are UTF-8 text")
     parser = lark_parser()
-    _TOKENS.tokens = []
     try:
-        try:
-            tree = parser.parse(text)
-        except UnexpectedInput as exc:
-            glued = _glued_word(source, text, _TOKENS.tokens, (exc.line, exc.column))
-            raise glued or _syntax_error(source, text, exc) from None
-        glued = _glued_word(source, text, _TOKENS.tokens, None)
+        with _TOKENS.collect() as tokens:
+            try:
+                tree = parser.parse(text)
+            except UnexpectedInput as exc:
+                glued = _glued_word(source, text, tokens, (exc.line, exc.column))
+                raise glued or _syntax_error(source, text, exc) from None
+        glued = _glued_word(source, text, tokens, None)
         if glued:
             raise glued
         statements = ToAst(source.path).transform(tree)
@@ -77,8 +101,6 @@ def parse(source: SourceFile) -> ast.Recipe:
         if isinstance(exc.orig_exc, DiagnosticError):
             raise exc.orig_exc from None
         raise
-    finally:
-        tokens, _TOKENS.tokens = _TOKENS.tokens, []
     comment_tokens = [t for t in tokens if t.type == "COMMENT"]
     stmt_lines = set()
     for s in statements:

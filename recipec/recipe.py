@@ -145,6 +145,16 @@ def ignored_codes(source: SourceFile) -> dict[int, set[str]]:
     return out
 
 
+def _ignore_col(line: str, code: str) -> int:
+    """The 1-based column of CODE inside the line's `ignore[...]` list (1 when not found)."""
+    word = re.compile(rf"(?<![A-Za-z0-9_-]){re.escape(code)}(?![A-Za-z0-9_-])")
+    for m in _IGNORE.finditer(line):
+        hit = word.search(line, m.start(1), m.end(1))
+        if hit:
+            return hit.start() + 1
+    return 1
+
+
 def _read(path: str, span: Span | None, code: str) -> SourceFile:
     try:
         if os.path.isdir(path):
@@ -197,7 +207,7 @@ def load(path: str) -> Loaded:
         for line, codes in ignored_codes(src).items():
             for c in sorted(codes):
                 if c not in CODES:
-                    col = src.line(line).find(c) + 1
+                    col = _ignore_col(src.line(line), c)
                     guess = did_you_mean(c, CODES)
                     diags.append(Diagnostic("L013", f"unknown diagnostic code {c} in an ignore comment",
                                             Span(src.path, line, max(col, 1)),
@@ -262,6 +272,53 @@ def _size(n: ast.Number, unit: ast.Word, diags: list[Diagnostic], what: str) -> 
     return value
 
 
+def _budget_amount(s: ast.BudgetAmount, diags: list[Diagnostic]) -> Budget | None:
+    """`budget N UNIT` or `budget N bpw` (None when the amount is invalid)."""
+    if s.unit.text == "bpw":
+        if not 0 < s.amount.value <= 32:
+            diags.append(Diagnostic("P005", f"{s.amount.text} bpw is not between 0 and 32", s.amount.span))
+        return BpwBudget(bpw=s.amount.value, span=s.span)
+    b = _size(s.amount, s.unit, diags, "budget")
+    return SizeBudget(bytes=b, amount=s.amount.value, unit=s.unit.text, span=s.span) if b else None
+
+
+def _budget_fit(s: ast.BudgetFit, diags: list[Diagnostic]) -> FitBudget | None:
+    """`budget fit DEVICE ctx N kv T [parallel P] [overhead O]` (None when a value is invalid)."""
+    dev = _size(s.device, s.device_unit, diags, "device size")
+    over = _size(s.overhead, s.overhead_unit, diags, "overhead") if s.overhead else 0
+    kv = s.kv.text.upper()
+    if kv not in KV_CACHE_TYPES:
+        guess = did_you_mean(s.kv.text, KV_CACHE_TYPES)
+        diags.append(Diagnostic("P003", f"`{s.kv.text}` is not a KV cache type llama.cpp offers", s.kv.span,
+                                hint=f"did you mean {guess.lower()}?" if guess else "cache types: " + " ".join(k.lower() for k in KV_CACHE_TYPES)))
+    for n in (s.ctx, s.parallel):
+        if n is not None and (not n.is_int or int(n.text) < 1):
+            diags.append(Diagnostic("P005", f"expected a whole number of at least 1, not {n.text}", n.span))
+    ok = dev and s.ctx.is_int and (s.parallel is None or s.parallel.is_int)
+    if not ok:
+        return None
+    return FitBudget(device_bytes=dev, device_text=f"{s.device.text} {s.device_unit.text}", ctx=int(s.ctx.text),
+                     kv_type=kv, parallel=int(s.parallel.text) if s.parallel else 1,
+                     overhead_bytes=over or 0, span=s.span)
+
+
+def _serve(s: ast.Serve, diags: list[Diagnostic]) -> tuple[str, object]:
+    """A `serve` setting as (ServeSettings field, value); invalid values become None."""
+    key = s.setting.replace("-", "_").replace("spec", "spec_mtp")
+    value: object = s.value
+    if key in ("ctx", "spec_mtp"):
+        value = int(float(s.value)) if s.value.replace(".", "", 1).isdigit() else None
+        if value is None or value < 1 or "." in s.value:
+            diags.append(Diagnostic("P005", f"`serve {s.setting}` takes a whole number, not {s.value}", s.span))
+            value = None
+    if key == "cache_type":
+        if s.value.upper() not in KV_CACHE_TYPES:
+            diags.append(Diagnostic("P003", f"`{s.value}` is not a KV cache type llama.cpp offers", s.span,
+                                    hint="cache types: " + " ".join(k.lower() for k in KV_CACHE_TYPES)))
+        value = s.value.lower()
+    return key, value
+
+
 def _build(path: str, src: SourceFile | None, statements: list, diags: list[Diagnostic]) -> Recipe:
     fields: dict = {"bounds": [], "ties": [], "depth": [], "spans": {}}
     serve: dict = {"spans": {}}
@@ -285,29 +342,9 @@ def _build(path: str, src: SourceFile | None, statements: list, diags: list[Diag
             fields["spans"]["ladder"] = s.span
             fields["spans"].update({f"ladder:{t}": w.span for t, w in zip(types, s.types) if t})
         elif isinstance(s, ast.BudgetAmount):
-            if s.unit.text == "bpw":
-                if not 0 < s.amount.value <= 32:
-                    diags.append(Diagnostic("P005", f"{s.amount.text} bpw is not between 0 and 32", s.amount.span))
-                fields["budget"] = BpwBudget(bpw=s.amount.value, span=s.span)
-            else:
-                b = _size(s.amount, s.unit, diags, "budget")
-                fields["budget"] = SizeBudget(bytes=b, amount=s.amount.value, unit=s.unit.text, span=s.span) if b else None
+            fields["budget"] = _budget_amount(s, diags)
         elif isinstance(s, ast.BudgetFit):
-            dev = _size(s.device, s.device_unit, diags, "device size")
-            over = _size(s.overhead, s.overhead_unit, diags, "overhead") if s.overhead else 0
-            kv = s.kv.text.upper()
-            if kv not in KV_CACHE_TYPES:
-                guess = did_you_mean(s.kv.text, KV_CACHE_TYPES)
-                diags.append(Diagnostic("P003", f"`{s.kv.text}` is not a KV cache type llama.cpp offers", s.kv.span,
-                                        hint=f"did you mean {guess.lower()}?" if guess else "cache types: " + " ".join(k.lower() for k in KV_CACHE_TYPES)))
-            for n in (s.ctx, s.parallel):
-                if n is not None and (not n.is_int or int(n.text) < 1):
-                    diags.append(Diagnostic("P005", f"expected a whole number of at least 1, not {n.text}", n.span))
-            ok = dev and s.ctx.is_int and (s.parallel is None or s.parallel.is_int)
-            fields["budget"] = FitBudget(
-                device_bytes=dev, device_text=f"{s.device.text} {s.device_unit.text}", ctx=int(s.ctx.text),
-                kv_type=kv, parallel=int(s.parallel.text) if s.parallel else 1,
-                overhead_bytes=over or 0, span=s.span) if ok else None
+            fields["budget"] = _budget_fit(s, diags)
         elif isinstance(s, ast.Bound):
             t = _type(s.type, diags)
             sels = tuple(SelectorSpec(role=x.role, layers=_layers(x.layers, diags), text=str(x), span=x.span)
@@ -335,18 +372,7 @@ def _build(path: str, src: SourceFile | None, statements: list, diags: list[Diag
             fields["target"] = s.profile.text.lower()
             fields["spans"]["target"] = s.profile.span
         elif isinstance(s, ast.Serve):
-            key = s.setting.replace("-", "_").replace("spec", "spec_mtp")
-            value: object = s.value
-            if key in ("ctx", "spec_mtp"):
-                value = int(float(s.value)) if s.value.replace(".", "", 1).isdigit() else None
-                if value is None or value < 1 or "." in s.value:
-                    diags.append(Diagnostic("P005", f"`serve {s.setting}` takes a whole number, not {s.value}", s.span))
-                    value = None
-            if key == "cache_type":
-                if s.value.upper() not in KV_CACHE_TYPES:
-                    diags.append(Diagnostic("P003", f"`{s.value}` is not a KV cache type llama.cpp offers", s.span,
-                                            hint="cache types: " + " ".join(k.lower() for k in KV_CACHE_TYPES)))
-                value = s.value.lower()
+            key, value = _serve(s, diags)
             serve[key] = value
             serve["spans"][key] = s.span
     fields["bounds"] = tuple(fields["bounds"])

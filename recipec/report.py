@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterable, Mapping, TextIO
 
-from recipec import __version__, jsonio
+from recipec import jsonio
+from recipec.version import __version__
 from recipec.diagnostics import CODES, Diagnostic, Severity
 from recipec.source import SourceFile
 

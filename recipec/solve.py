@@ -236,29 +236,19 @@ def _fill(groups, choice: list[int], used: int, capacity: int) -> int:
     return used
 
 
-def _optimal_large(groups: list[list[Option]], capacity: int, node_limit: int) -> Solution:
-    """Lagrangian reduction + depth-first search, exact when the search finishes.
+def _lp_break(groups: list[list[Option]], hulls: list[list[int]], capacity: int):
+    """Walk the hull segments by falling slope until the capacity binds.
 
-    lam is the LP's break slope; L = sum_g min_o (c + lam b) - lam C is the LP bound. An option's
-    reduced cost r = (c + lam b) - min over its group; any solution costs at least L + sum r, so an
-    option with L + r >= incumbent can never improve and is removed; groups left with one option
-    are fixed, and the search runs over the rest with the bound L + sum of chosen r.
+    Returns (segments, positions on each hull, bytes used, the LP optimum, lam = the break slope;
+    0 when every group reached its cheapest-cost hull point within the capacity).
     """
-    n = len(groups)
-    for g in groups:
-        if not g:
-            raise Infeasible(0)
-    smallest = [_smallest(opts) for opts in groups]
-    if sum(groups[g][i].bytes for g, i in enumerate(smallest)) > capacity:
-        raise Infeasible(sum(groups[g][i].bytes for g, i in enumerate(smallest)))
-    hulls = [_hull(opts) for opts in groups]
     segs = []
     for g, h in enumerate(hulls):
         for k in range(len(h) - 1):
             a, b = groups[g][h[k]], groups[g][h[k + 1]]
             segs.append(((a.cost - b.cost) / (b.bytes - a.bytes), g, k))
     segs.sort(key=lambda s: (-s[0], s[1], s[2]))
-    pos = [0] * n
+    pos = [0] * len(groups)
     used = sum(groups[g][h[0]].bytes for g, h in enumerate(hulls))
     lp = sum(groups[g][h[0]].cost for g, h in enumerate(hulls))
     lam = 0.0
@@ -274,9 +264,50 @@ def _optimal_large(groups: list[list[Option]], capacity: int, node_limit: int) -
         used += extra
         lp -= a.cost - b.cost
         pos[g] = k + 1
-    choice = [hulls[g][pos[g]] for g in range(n)]
+    return segs, pos, used, lp, lam
+
+
+def _prune_by_reduced_cost(groups: list[list[Option]], red: list[list[float]], lb: float, best_cost: float,
+            best_choice: list[int], eps: float):
+    """Remove every option whose reduced cost alone lifts the bound past the incumbent.
+
+    Returns (free groups with their kept options sorted by reduced cost, the fixed groups'
+    bytes and cost, the choice of the fixed groups).
+    """
+    free = []
+    fixed_bytes = fixed_cost = 0
+    base_choice = [0] * len(groups)
+    for g, opts in enumerate(groups):
+        keep = [i for i in range(len(opts)) if lb + red[g][i] < best_cost - eps] or [best_choice[g]]
+        if len(keep) == 1:
+            base_choice[g] = keep[0]
+            fixed_bytes += opts[keep[0]].bytes
+            fixed_cost += opts[keep[0]].cost
+        else:
+            keep.sort(key=lambda i: (red[g][i], opts[i].bytes, i))
+            free.append((g, keep))
+    free.sort(key=lambda f: (-(max(groups[f[0]][i].bytes for i in f[1]) - min(groups[f[0]][i].bytes for i in f[1])), f[0]))
+    return free, fixed_bytes, fixed_cost, base_choice
+
+
+def _optimal_large(groups: list[list[Option]], capacity: int, node_limit: int) -> Solution:
+    """Lagrangian reduction + depth-first search, exact when the search finishes.
+
+    lam is the LP's break slope; L = sum_g min_o (c + lam b) - lam C is the LP bound. An option's
+    reduced cost r = (c + lam b) - min over its group; any solution costs at least L + sum r, so an
+    option with L + r >= incumbent can never improve and is removed; groups left with one option
+    are fixed, and the search runs over the rest with the bound L + sum of chosen r.
+    """
+    if any(not g for g in groups):
+        raise Infeasible(0)
+    smallest = [_smallest(opts) for opts in groups]
+    if sum(groups[g][i].bytes for g, i in enumerate(smallest)) > capacity:
+        raise Infeasible(sum(groups[g][i].bytes for g, i in enumerate(smallest)))
+    hulls = [_hull(opts) for opts in groups]
+    segs, pos, used, lp, lam = _lp_break(groups, hulls, capacity)
+    choice = [hulls[g][pos[g]] for g in range(len(groups))]
     if lam == 0.0:  # everything reached its cheapest-cost hull point: that is optimal
-        used = _fill(groups, choice, used, capacity)
+        _fill(groups, choice, used, capacity)
         cost, size = _evaluate(groups, choice)
         return Solution(tuple(choice), cost, size, bound=cost, exact=True)
     _fill(groups, choice, used, capacity)
@@ -288,26 +319,25 @@ def _optimal_large(groups: list[list[Option]], capacity: int, node_limit: int) -
     red = []
     for opts in groups:
         vals = [o.cost + lam * o.bytes for o in opts]
-        m = min(vals)
-        red.append([v - m for v in vals])
+        red.append([v - min(vals) for v in vals])
     lb = sum(min(o.cost + lam * o.bytes for o in opts) for opts in groups) - lam * capacity
     lb = max(lb, lp) if abs(lb - lp) <= 1e-9 * max(1.0, abs(lp)) else lb
     eps = 1e-12 * max(1.0, abs(best_cost))
-    free = []
-    fixed_bytes = fixed_cost = 0
-    base_choice = [0] * n
-    for g, opts in enumerate(groups):
-        keep = [i for i in range(len(opts)) if lb + red[g][i] < best_cost - eps]
-        if len(keep) == 0:
-            keep = [best_choice[g]]
-        if len(keep) == 1:
-            base_choice[g] = keep[0]
-            fixed_bytes += opts[keep[0]].bytes
-            fixed_cost += opts[keep[0]].cost
-        else:
-            keep.sort(key=lambda i: (red[g][i], opts[i].bytes, i))
-            free.append((g, keep))
-    free.sort(key=lambda f: (-(max(groups[f[0]][i].bytes for i in f[1]) - min(groups[f[0]][i].bytes for i in f[1])), f[0]))
+    free, fixed_bytes, fixed_cost, base_choice = _prune_by_reduced_cost(groups, red, lb, best_cost, best_choice, eps)
+    found, exhausted = _search(groups, capacity, free, red, lb, (best_cost, best_choice), base_choice,
+                               fixed_bytes, fixed_cost, eps, node_limit)
+    cost, size = _evaluate(groups, found)
+    if exhausted:
+        return Solution(tuple(found), cost, size, bound=cost, exact=True)
+    return _best_first(groups, capacity, hulls, segs, found, min(lb, cost), node_limit)
+
+
+def _search(groups, capacity, free, red, lb, incumbent, base_choice, fixed_bytes, fixed_cost, eps, node_limit):
+    """Depth-first search over the FREE groups, bounded by LB + the chosen reduced costs.
+
+    Returns (the best choice found, whether the search finished within NODE_LIMIT).
+    """
+    best_cost, best_choice = incumbent
     min_after = [0] * (len(free) + 1)
     for k in range(len(free) - 1, -1, -1):
         g, keep = free[k]
@@ -342,10 +372,7 @@ def _optimal_large(groups: list[list[Option]], capacity: int, node_limit: int) -
         exhausted = False
     elif fixed_bytes + min_after[0] <= capacity:
         dfs(0, fixed_bytes, fixed_cost, 0.0)
-    cost, size = _evaluate(groups, best_choice)
-    if exhausted:
-        return Solution(tuple(best_choice), cost, size, bound=cost, exact=True)
-    return _best_first(groups, capacity, hulls, segs, best_choice, min(lb, cost), node_limit)
+    return best_choice, exhausted
 
 
 def _best_first(groups, capacity, hulls, segs, incumbent, root_bound, node_limit):

@@ -94,3 +94,11 @@ def test_code_and_position(code, tmp_path):
 def test_every_lint_code_has_a_hand_written_case():
     lint_codes = {c for c in CODES if c.startswith("L")}
     assert lint_codes | {"E403"} == set(CASES)
+
+
+def test_unknown_ignore_code_points_into_the_brackets(tmp_path):
+    # `Q8` also occurs earlier on the line (in Q8_0); the column is the one inside ignore[...]
+    p = tmp_path / "r.recipe"
+    p.write_text('recipe "x"\nfloor attn_q Q8_0  # recipec: ignore[Q8]\n')
+    found = [(d.code, d.span.line, d.span.col) for d in lint(load(str(p)))]
+    assert found == [("L013", 2, 38)]

@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from recipec import __version__, ggml
+from recipec import ggml
+from recipec.version import __version__
 from recipec import plan as P
 from recipec.diagnostics import Diagnostic
 from recipec.imatrix import ImatrixStats
