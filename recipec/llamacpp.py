@@ -45,8 +45,8 @@ FALLBACK: dict[str, str] = {
     "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0",
 }
 GGUF_HEADER_BYTES = 24  # magic, version, n_tensors, n_kv
-_SPLIT_KEYS = ("split.no", "split.count", "split.tensors.count")
-_ADDED_KEYS = ("general.quantization_version", "general.file_type")  # both u32
+SPLIT_KEYS = ("split.no", "split.count", "split.tensors.count")
+ADDED_KEYS = ("general.quantization_version", "general.file_type")  # both u32
 KV_STRING_MAX = 127  # llama.cpp keeps at most 127 bytes of an override string
 
 
@@ -241,24 +241,6 @@ def tensor_info_bytes(tensors: Iterable[TensorInfo]) -> int:
     return sum(8 + len(t.name.encode()) + 4 + 8 * n_dims(t.shape) + 4 + 8 for t in tensors)
 
 
-def output_kv_bytes(path) -> int:
-    """Exact bytes of the key/value section llama-quantize writes for the GGUF at PATH (first shard)."""
-    import gguf
-
-    reader = gguf.GGUFReader(str(path))
-    total = 0
-    keys = set()
-    for name, field in reader.fields.items():
-        if name.startswith("GGUF.") or name in _SPLIT_KEYS:
-            continue
-        keys.add(name)
-        total += sum(int(p.nbytes) for p in field.parts)
-    for key in _ADDED_KEYS:
-        if key not in keys:
-            total += 8 + len(key) + 4 + 4
-    return total
-
-
 @dataclass(frozen=True)
 class SizePrediction:
     """The predicted output file size: exact when slack is 0, else within [bytes, bytes + slack].
@@ -278,7 +260,7 @@ def predict_file_size(model: ModelInfo, types: Mapping[str, str], *, kv_bytes: i
 
     The header is the first source's key/value section (split keys removed, file type and
     quantization version added) plus one tensor-info record per tensor, padded to the alignment;
-    each tensor's data is padded to the alignment too. Give KV_BYTES (output_kv_bytes) for an
+    each tensor's data is padded to the alignment too. Give KV_BYTES (loaders.output_kv_bytes) for an
     exact answer; without it the header is estimated from the source's data offset.
     EXTRA_KV_BYTES are key/value records the run adds (e.g. --override-kv provenance keys).
     """
@@ -291,7 +273,7 @@ def predict_file_size(model: ModelInfo, types: Mapping[str, str], *, kv_bytes: i
     if len(model.sources) == 1:
         # Same tensor records and keys as the source, but the two u32 keys may be new.
         meta = pad(model.sources[0].data_offset + extra_kv_bytes, align)
-        added = sum(8 + len(k) + 8 for k in _ADDED_KEYS)
+        added = sum(8 + len(k) + 8 for k in ADDED_KEYS)
         return SizePrediction(meta + data, pad(added, align), meta, data)
     # Split source: the key section is bounded by the first shard's header; no source: unknown.
     meta = pad(GGUF_HEADER_BYTES + infos + extra_kv_bytes, align)

@@ -12,6 +12,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from recipec import jsonio
+from recipec.llamacpp import string_kv_bytes
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.source import Span
 
@@ -173,8 +175,6 @@ class Plan(_Frozen):
 
     def to_json(self) -> str:
         """Deterministic JSON (recipec.jsonio): sorted keys, indent 2, trailing newline."""
-        from recipec import jsonio
-
         return jsonio.dumps(self.to_dict())
 
     @classmethod
@@ -248,7 +248,5 @@ def kv_string(value: str) -> str:
 
 def provenance_kv_bytes(name: str) -> int:
     """Header bytes of the provenance keys quantize.sh adds (recipe name, plan sha256)."""
-    from recipec.llamacpp import string_kv_bytes
-
     values = (kv_string(name), "0" * 64)
     return sum(string_kv_bytes(k, len(v.encode("utf-8"))) for k, v in zip(PROVENANCE_KEYS, values))

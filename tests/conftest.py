@@ -4,12 +4,14 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+from tests.ci import in_ci
+
 settings.register_profile(
     "ci", derandomize=True, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("ci" if os.environ.get("CI") or os.environ.get("RECIPEC_CI") else "dev")
+settings.load_profile("ci" if in_ci() else "dev")
 
 # Each area keeps its fixtures in its own plugin module.
 pytest_plugins = [

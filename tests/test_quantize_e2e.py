@@ -10,7 +10,8 @@ import gguf
 import pytest
 
 from recipec import ggml
-from recipec.llamacpp import output_kv_bytes, predict_file_size
+from recipec.llamacpp import predict_file_size
+from recipec.loaders import output_kv_bytes
 from recipec.loaders import load_model
 from recipec.modelinfo import ModelInfo
 from recipec.rules import format_rules

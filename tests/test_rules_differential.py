@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import tests.test_rules_property as prop
+from tests.ci import in_ci
 from recipec.llamacpp import Rule, first_matching
 from recipec.modelinfo import split_name
 
@@ -27,7 +28,7 @@ NAIVE = (r"output", r"output\.weight", r"attn_k", r"ffn_gate", r"ssm_a", r"blk\.
 def _compiler() -> str:
     cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
     if not cxx:
-        if os.environ.get("CI") or os.environ.get("RECIPEC_CI"):
+        if in_ci():
             pytest.fail("no C++ compiler (g++) for the differential test", pytrace=False)
         pytest.skip("no C++ compiler (g++)")
     return cxx

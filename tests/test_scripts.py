@@ -21,6 +21,7 @@ import gguf
 import pytest
 
 from recipec import fixtures
+from tests.ci import in_ci
 from tests.kit_helpers import BASH, compile_kit, recipec_cli, run_script, script_env, tool_dir
 
 pytestmark = pytest.mark.llama
@@ -259,7 +260,7 @@ def test_serve_answers_with_mtp_drafting(fixture_model, llama_bin_dir, llama_qua
     server = llama_bin_dir / "llama-server"
     # scripts/build_llama_cpp.sh builds llama-server; only an LLAMA_QUANTIZE override may lack it
     if not server.is_file():
-        if os.environ.get("CI") or os.environ.get("RECIPEC_CI"):
+        if in_ci():
             pytest.fail(f"no llama-server beside {llama_quantize}", pytrace=False)
         pytest.skip("this llama.cpp build has no llama-server")
     kit = _kit(tmp_path, "qwen35moe", fixture_model("qwen35moe"))

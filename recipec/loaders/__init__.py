@@ -7,12 +7,13 @@ summary are also written here (their schema lives next to its reader).
 from recipec.loaders.imatrix import (SUMMARY_SCHEMA, dumps_summary, load_imatrix, read_dat_imatrix,
                                      read_gguf_imatrix, summary_dict, summary_to_stats)
 from recipec.loaders.model import (MANIFEST_SCHEMA, dumps_manifest, load_model, manifest_dict,
-                                   manifest_to_info, read_gguf_model, read_manifest, shard_paths)
+                                   manifest_to_info, output_kv_bytes, read_gguf_model, read_manifest,
+                                   shard_paths)
 
 __all__ = [
     "MANIFEST_SCHEMA", "SUMMARY_SCHEMA",
     "load_model", "read_gguf_model", "read_manifest", "manifest_to_info", "manifest_dict",
-    "dumps_manifest", "shard_paths",
+    "dumps_manifest", "shard_paths", "output_kv_bytes",
     "load_imatrix", "read_gguf_imatrix", "read_dat_imatrix", "summary_to_stats", "summary_dict",
     "dumps_summary",
 ]

@@ -15,6 +15,7 @@ from recipec import jsonio
 from recipec.diagnostics import error
 from recipec.ggml import canonical_type
 from recipec.gguffile import array_length, field_value, open_gguf, sniff
+from recipec.llamacpp import ADDED_KEYS, SPLIT_KEYS
 from recipec.modelinfo import ModelInfo, SourceInfo, TensorInfo, make_tensor
 
 MANIFEST_SCHEMA = "recipec.manifest/1"
@@ -258,3 +259,20 @@ def read_manifest(path: str | os.PathLike) -> ModelInfo:
     except (UnicodeDecodeError, ValueError) as exc:
         raise _bad(str(path), f"not valid JSON: {exc}") from None
     return manifest_to_info(data, str(path))
+
+
+def output_kv_bytes(path: str | os.PathLike) -> int:
+    """Exact bytes of the key/value section llama-quantize writes for the GGUF at PATH (first shard):
+    the source's keys less the split keys, plus the keys the run adds."""
+    reader = GGUFReader(str(path))
+    total = 0
+    keys = set()
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name in SPLIT_KEYS:
+            continue
+        keys.add(name)
+        total += sum(int(p.nbytes) for p in field.parts)
+    for key in ADDED_KEYS:
+        if key not in keys:
+            total += 8 + len(key) + 4 + 4
+    return total

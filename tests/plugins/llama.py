@@ -13,16 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci import in_ci
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "scripts" / "build_llama_cpp.sh"
 
 
-def _in_ci() -> bool:
-    return bool(os.environ.get("CI") or os.environ.get("RECIPEC_CI"))
-
-
 def _give_up(message: str):
-    if _in_ci():
+    if in_ci():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
 
