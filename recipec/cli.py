@@ -30,14 +30,34 @@ class _Parser(argparse.ArgumentParser):
         raise DiagnosticError(Diagnostic("U001", message, hint=f"see `{self.prog} --help`"))
 
 
+class _Unavailable:
+    """A command whose module cannot be imported because a third-party package is missing:
+    it still parses (so `--help` lists it), and running it reports U003 and writes nothing."""
+
+    def __init__(self, name: str, package: str):
+        self.__doc__ = f"(unavailable: needs the Python package {package})"
+        self.name, self.package = name, package
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("args", nargs=argparse.REMAINDER)
+
+    def run(self, args) -> int:
+        raise DiagnosticError(Diagnostic(
+            "U003", f"`recipec {self.name}` needs the Python package `{self.package}`, which is not installed",
+            hint=f"pip install {self.package} (or reinstall recipec with its dependencies)"))
+
+
 def _available() -> dict[str, object]:
     mods = {}
     for name, mod in COMMANDS.items():
         try:
             mods[name] = importlib.import_module(f"recipec.commands.{mod}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"recipec.commands.{mod}":
+            if exc.name == f"recipec.commands.{mod}":
+                continue
+            if not exc.name or exc.name.split(".")[0] == "recipec":
                 raise
+            mods[name] = _Unavailable(name, exc.name.split(".")[0])
     return mods
 
 

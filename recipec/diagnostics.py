@@ -143,6 +143,8 @@ _CATALOGUE: list[Code] = [
     # --- usage and internal ------------------------------------------------------------------------
     Code("U001", "usage", Severity.ERROR, Kind.USAGE, "the command line is not valid"),
     Code("U002", "unreadable-input", Severity.ERROR, Kind.INPUT, "an input file cannot be read"),
+    Code("U003", "missing-dependency", Severity.ERROR, Kind.INPUT,
+         "a Python package the command needs is not installed"),
     Code("X001", "internal-error", Severity.ERROR, Kind.INTERNAL, "recipec failed: this is a bug"),
     Code("X002", "template-error", Severity.ERROR, Kind.INTERNAL,
          "a kit template failed to render: this is a bug"),

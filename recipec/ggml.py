@@ -26,8 +26,6 @@ CRASH_TYPES: frozenset[str] = frozenset({"Q8_1", "Q8_K", "I8", "I16", "I32", "I6
 NO_FALLBACK_TYPES: frozenset[str] = frozenset({"NVFP4", "Q1_0"})
 # Types llama-quantize refuses to write without importance data.
 IMATRIX_TYPES: frozenset[str] = frozenset({"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS"})
-# Unquantized types: a FTYPE whose default is one of these disables every --tensor-type rule.
-FLOAT_TYPES: frozenset[str] = frozenset({"F32", "F16", "BF16"})
 
 # llama-quantize FTYPE names -> the ggml type of its default (the type of most tensors).
 FTYPE_DEFAULT: dict[str, str] = {

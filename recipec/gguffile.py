@@ -105,15 +105,6 @@ def sniff(path: str | os.PathLike, code: str) -> str:
     return "other"
 
 
-def has_gguf_magic(path: str | os.PathLike) -> bool:
-    """True when the file starts with the GGUF magic (False when unreadable)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) == GGUF_MAGIC
-    except OSError:
-        return False
-
-
 def open_gguf(path: str | os.PathLike, code: str = "M101") -> GGUFReader:
     """A GGUFReader for PATH; any read failure becomes a DiagnosticError with CODE naming the file."""
     path = os.fspath(path)

@@ -48,11 +48,6 @@ class KvEstimate:
         return self.full + self.sliding + self.recurrent + self.mla
 
 
-def element_bytes(type_name: str) -> float:
-    block, size = ggml.QUANT_SIZES[type_name]
-    return size / block
-
-
 def _row_bytes(type_name: str, n: int) -> int:
     """Bytes of N cache elements in TYPE_NAME (rounded up to whole blocks)."""
     block, size = ggml.QUANT_SIZES[type_name]

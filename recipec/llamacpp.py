@@ -78,10 +78,10 @@ def n_dims(shape: Sequence[int]) -> int:
 def is_quantizable(tensor: TensorInfo | str, shape: Sequence[int] = (), *, arch: str = "",
                    leave_output: bool = False, copy: bool = False) -> bool:
     """Whether llama-quantize may change this tensor's type at all (tensor_allows_quantization)."""
-    if isinstance(tensor, TensorInfo):
-        name, shape = tensor.name, tensor.shape
-    else:
+    if isinstance(tensor, str):
         name = tensor
+    else:  # a TensorInfo, or anything with its name and shape
+        name, shape = tensor.name, tensor.shape
     if copy or n_dims(shape) < 2 or not name.endswith("weight"):
         return False
     if leave_output and name == OUTPUT_NAME:

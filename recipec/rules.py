@@ -15,7 +15,6 @@ from typing import Iterable, Sequence
 from recipec import ggml
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.llamacpp import Rule, shape_fallback, simulate_tensor
-from recipec.modelinfo import TensorInfo
 from recipec.plan import Plan, RuleEntry, TensorEntry
 
 _BLOCK = re.compile(r"^blk\.(0|[1-9][0-9]*)\.(.+)$")
@@ -211,8 +210,7 @@ def self_check(rules: Sequence[Rule], tensors: Sequence[TensorEntry], *, arch: s
         for t in tensors:
             if t.name in found:
                 continue
-            info = TensorInfo(name=t.name, shape=t.shape, type=t.source_type, role=t.role, layer=t.layer, mtp=t.mtp)
-            o = simulate_tensor(rules, info, ftype, first_match=first, arch=arch)
+            o = simulate_tensor(rules, _Source(t.name, t.shape, t.source_type), ftype, first_match=first, arch=arch)
             want = t.type if t.quantized else t.source_type
             if o.type != want or o.decided_by != ("rule" if t.quantized else "not-quantized"):
                 found[t.name] = (f"{t.name}: planned {want}, llama-quantize would write "
@@ -223,6 +221,15 @@ def self_check(rules: Sequence[Rule], tensors: Sequence[TensorEntry], *, arch: s
         raise DiagnosticError(Diagnostic(
             "Q201", f"the emitted rules do not reproduce the plan for {len(bad)} tensor(s)",
             notes=tuple(bad[:20]) + ((f"... and {len(bad) - 20} more",) if len(bad) > 20 else ())))
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A plan entry as llama-quantize reads it: the name, shape and source type."""
+
+    name: str
+    shape: tuple[int, ...]
+    type: str
 
 
 def with_rules(plan: Plan) -> Plan:

