@@ -13,6 +13,9 @@ names and shapes (ggml order, ne0 first) its loader expects, with tiny dimension
                    (nextn.*) counted in block_count
     deepseek2      MLA (attn_q_a/q_b, attn_kv_a_mqa, attn_k_b/attn_v_b), one leading dense block,
                    experts + shared expert
+
+MIXTURE_KINDS add what llama-quantize's FTYPE mixtures look at: odd and large layer counts, no GQA
+and GQA 8, 8 and 128 experts, rows of 288, falcon, an older MLA layout (attn_kv_b).
 """
 
 from __future__ import annotations
@@ -66,8 +69,8 @@ def _globals_tail(e: int, tied: bool = False) -> list:
     return [("output_norm.weight", (e,))] + ([] if tied else [("output.weight", (e, N_VOCAB))])
 
 
-def _llama(n_ff: int = 800, tied: bool = False) -> Spec:
-    e, nh, nkv, hd, n = 256, 4, 2, 64, 2
+def _llama(n_ff: int = 800, tied: bool = False, n: int = 2, nh: int = 4, nkv: int = 2, hd: int = 64,
+           e: int = 256) -> Spec:
     t = _globals_head(e)
     for i in range(n):
         b = f"blk.{i}"
@@ -77,11 +80,13 @@ def _llama(n_ff: int = 800, tied: bool = False) -> Spec:
     kv = {"context_length": 4096, "embedding_length": e, "block_count": n, "feed_forward_length": n_ff,
           "attention.head_count": nh, "attention.head_count_kv": nkv, "rope.dimension_count": hd,
           "rope.freq_base": 10000.0, "attention.layer_norm_rms_epsilon": 1e-5, "vocab_size": N_VOCAB}
+    if hd * nh != e:
+        kv.update({"attention.key_length": hd, "attention.value_length": hd})
     return "llama", kv, t + _globals_tail(e, tied)
 
 
-def _qwen3moe() -> Spec:
-    e, nh, nkv, hd, n, nx, ff = 256, 4, 2, 64, 2, 4, 256
+def _qwen3moe(n: int = 2, nx: int = 4, ff: int = 256, nh: int = 4, nkv: int = 2, used: int = 2) -> Spec:
+    e, hd = 256, 64
     t = _globals_head(e)
     for i in range(n):
         b = f"blk.{i}"
@@ -90,13 +95,13 @@ def _qwen3moe() -> Spec:
     kv = {"context_length": 4096, "embedding_length": e, "block_count": n, "feed_forward_length": 512,
           "attention.head_count": nh, "attention.head_count_kv": nkv, "attention.key_length": hd,
           "attention.value_length": hd, "rope.dimension_count": hd, "rope.freq_base": 1000000.0,
-          "attention.layer_norm_rms_epsilon": 1e-6, "expert_count": nx, "expert_used_count": 2,
+          "attention.layer_norm_rms_epsilon": 1e-6, "expert_count": nx, "expert_used_count": used,
           "expert_feed_forward_length": ff}
     return "qwen3moe", kv, t + _globals_tail(e)
 
 
-def _qwen35moe() -> Spec:
-    e, nh, nkv, hd, n_trunk, nx, ff, every = 256, 4, 2, 64, 2, 4, 256, 2
+def _qwen35moe(n_trunk: int = 2, every: int = 2, nx: int = 4, ff: int = 256) -> Spec:
+    e, nh, nkv, hd = 256, 4, 2, 64
     conv, d_state, groups, dt_rank = 4, 32, 4, 8
     key_dim, value_dim = d_state * groups, d_state * dt_rank
     t = _globals_head(e)
@@ -129,8 +134,9 @@ def _qwen35moe() -> Spec:
     return "qwen35moe", kv, t + _globals_tail(e)
 
 
-def _deepseek2() -> Spec:
-    e, nh, n, nx, ff, dense_ff = 256, 4, 3, 4, 256, 512
+def _deepseek2(n: int = 3, nx: int = 4, ff: int = 256, kv_b: bool = False) -> Spec:
+    """KV_B: the older MLA layout, one attn_kv_b instead of attn_k_b and attn_v_b."""
+    e, nh, dense_ff = 256, 4, 512
     q_lora, kv_lora, rope, nope, v_mla = 128, 64, 32, 64, 64
     t = _globals_head(e)
     for i in range(n):
@@ -139,7 +145,8 @@ def _deepseek2() -> Spec:
               (f"{b}.attn_kv_a_norm.weight", (kv_lora,)), (f"{b}.attn_q_a.weight", (e, q_lora)),
               (f"{b}.attn_q_b.weight", (q_lora, nh * (nope + rope))),
               (f"{b}.attn_kv_a_mqa.weight", (e, kv_lora + rope)),
-              (f"{b}.attn_k_b.weight", (nope, kv_lora, nh)), (f"{b}.attn_v_b.weight", (kv_lora, v_mla, nh)),
+              *([(f"{b}.attn_kv_b.weight", (kv_lora, nh * (nope + v_mla)))] if kv_b else
+                [(f"{b}.attn_k_b.weight", (nope, kv_lora, nh)), (f"{b}.attn_v_b.weight", (kv_lora, v_mla, nh))]),
               (f"{b}.attn_output.weight", (nh * v_mla, e)), (f"{b}.ffn_norm.weight", (e,))]
         if i == 0:
             t += [(f"{b}.ffn_gate.weight", (e, dense_ff)), (f"{b}.ffn_down.weight", (dense_ff, e)),
@@ -159,16 +166,47 @@ def _deepseek2() -> Spec:
     return "deepseek2", kv, t + _globals_tail(e)
 
 
+def _falcon(n: int = 4, nh: int = 4, nkv: int = 1, hd: int = 64, ff: int = 512) -> Spec:
+    """Falcon: fused attn_qkv, no gate, layer norms with biases (its own branches in the mixture)."""
+    e = nh * hd
+    t = _globals_head(e)
+    for i in range(n):
+        b = f"blk.{i}"
+        t += [(f"{b}.attn_norm.weight", (e,)), (f"{b}.attn_norm.bias", (e,)),
+              (f"{b}.attn_qkv.weight", (e, e + 2 * nkv * hd)), (f"{b}.attn_output.weight", (e, e)),
+              (f"{b}.ffn_up.weight", (e, ff)), (f"{b}.ffn_down.weight", (ff, e))]
+    kv = {"context_length": 2048, "embedding_length": e, "block_count": n, "feed_forward_length": ff,
+          "attention.head_count": nh, "attention.head_count_kv": nkv,
+          "attention.layer_norm_epsilon": 1e-5, "vocab_size": N_VOCAB}
+    return "falcon", kv, t + [("output_norm.weight", (e,)), ("output_norm.bias", (e,)),
+                              ("output.weight", (e, N_VOCAB))]
+
+
 _SPECS: dict[str, Callable[[], Spec]] = {
     "llama": _llama, "llama_ff1000": lambda: _llama(n_ff=1000), "llama_tied": lambda: _llama(tied=True),
     "llama_split": _llama, "qwen3moe": _qwen3moe, "qwen35moe": _qwen35moe, "deepseek2": _deepseek2,
 }
+# Variants for the mixture's conditions (layer counts, GQA, expert counts, odd rows, falcon); not in
+# KINDS, so the tests that walk every kind stay small. The 80-layer llama is what llama.cpp calls 70B.
+MIXTURE_KINDS: tuple[str, ...] = ("llama_mha9", "llama_gqa8_17", "llama_70b", "llama_e288", "falcon",
+                                  "qwen3moe_8x", "qwen3moe_128x", "qwen35moe_8x", "deepseek2_kvb")
+_SPECS.update({
+    "llama_mha9": lambda: _llama(n_ff=256, n=9, nh=4, nkv=4),
+    "llama_gqa8_17": lambda: _llama(n_ff=512, n=17, nh=8, nkv=1, hd=32),
+    "llama_70b": lambda: _llama(n_ff=32, n=80, nh=4, nkv=1, hd=16),
+    "llama_e288": lambda: _llama(n_ff=256, n=5, nh=4, nkv=1, hd=72, e=288),
+    "falcon": _falcon,
+    "qwen3moe_8x": lambda: _qwen3moe(n=5, nx=8, nh=8, nkv=2),
+    "qwen3moe_128x": lambda: _qwen3moe(nx=128, ff=32, used=8),
+    "qwen35moe_8x": lambda: _qwen35moe(n_trunk=7, every=4, nx=8, ff=128),
+    "deepseek2_kvb": lambda: _deepseek2(n=9, nx=16, ff=64, kv_b=True),
+})
 
 
 def model_spec(kind: str) -> Spec:
     """(arch, arch metadata without the prefix, [(tensor name, ggml shape)]) of a fixture KIND."""
     if kind not in _SPECS:
-        raise ValueError(f"unknown fixture kind {kind!r}; known: {', '.join(KINDS)}")
+        raise ValueError(f"unknown fixture kind {kind!r}; known: {', '.join(_SPECS)}")
     return _SPECS[kind]()
 
 

@@ -11,6 +11,9 @@ import gguf
 QUANT_SIZES: dict[str, tuple[int, int]] = {
     t.name: gguf.GGML_QUANT_SIZES[t] for t in gguf.GGMLQuantizationType if t in gguf.GGML_QUANT_SIZES
 }
+# Types of the pinned build the gguf package does not list yet (ggml/src/ggml-common.h: block_q2_0
+# holds an f16 scale and 64 two-bit weights).
+QUANT_SIZES.setdefault("Q2_0", (64, 2 + 64 // 4))
 TYPE_NAMES: tuple[str, ...] = tuple(QUANT_SIZES)
 _BY_LOWER = {n.lower(): n for n in TYPE_NAMES}
 
@@ -18,7 +21,7 @@ _BY_LOWER = {n.lower(): n for n in TYPE_NAMES}
 TARGET_TYPES: frozenset[str] = frozenset({
     "F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K",
     "Q6_K", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ1_S", "IQ1_M", "IQ4_NL", "IQ4_XS",
-    "TQ1_0", "TQ2_0", "MXFP4", "NVFP4", "Q1_0",
+    "TQ1_0", "TQ2_0", "MXFP4", "NVFP4", "Q1_0", "Q2_0",
 } & set(TYPE_NAMES))
 # Type names that parse but abort llama-quantize (exit 134, partial file left behind).
 CRASH_TYPES: frozenset[str] = frozenset({"Q8_1", "Q8_K", "I8", "I16", "I32", "I64", "F64"})
@@ -39,6 +42,8 @@ FTYPE_DEFAULT: dict[str, str] = {
     "F16": "F16", "BF16": "BF16", "F32": "F32", "COPY": "COPY",
 }
 FTYPE_NAMES: tuple[str, ...] = tuple(FTYPE_DEFAULT)
+# FTYPE names llama-quantize accepts as aliases of another (tools/quantize/quantize.cpp:55,62,65).
+FTYPE_ALIASES: dict[str, str] = {"Q3_K": "Q3_K_M", "Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M"}
 # FTYPEs with which llama-quantize silently ignores every --tensor-type rule.
 RULE_DISABLING_FTYPES: frozenset[str] = frozenset({"F16", "BF16", "F32", "COPY"})
 

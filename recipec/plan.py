@@ -98,6 +98,16 @@ class Totals(_Frozen):
     solver: Literal["optimal", "greedy", "none"]
 
 
+class StockEntry(_Frozen):
+    """llama-quantize's own mix for the plan's FTYPE (no rules), measured like the plan."""
+
+    ftype: str
+    file_bytes: int  # predicted file size
+    tensor_bytes: int
+    bpw: float
+    objective: float  # the plan's objective (sum of weight x error) over the same decided groups
+
+
 class TensorEntry(_Frozen):
     name: str
     role: str
@@ -166,6 +176,7 @@ class Plan(_Frozen):
     serve: ServeEntry
     tensors: tuple[TensorEntry, ...]
     problem: Problem
+    stock: Optional[StockEntry] = None  # the stock mix of llama_quantize.ftype, for comparison
     notes: tuple[str, ...] = ()  # warnings and notes the compile raised, as text
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

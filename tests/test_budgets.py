@@ -110,11 +110,12 @@ def test_mtp_drop(qwen, tmp_path):
 
 def test_mtp_optimise_floor_and_imatrix_types(qwen, fixture_imatrix, tmp_path):
     im = load_imatrix(fixture_imatrix("qwen35moe"), qwen)
-    res = _resolve(tmp_path, "ladder IQ2_XS Q4_K Q5_K Q6_K\nmtp optimise floor Q5_K\n", qwen, im)
+    # with a budget the candidates are the ladder's (without one, tensors start at the stock mix)
+    res = _resolve(tmp_path, "ladder IQ2_XS Q4_K Q5_K Q6_K\nbudget 8 bpw\nmtp optimise floor Q5_K\n", qwen, im)
     for name, r in res.tensors.items():
         if r.tensor.mtp and r.quantized:
             assert all(c.requested != "IQ2_XS" for c in r.candidates)
             assert res.plan.tensor(name).type in ("Q5_K", "Q6_K", "Q8_0")
-    res = _resolve(tmp_path, "ladder IQ2_XS Q4_K Q5_K Q6_K\nmtp optimise\n", qwen, im)
+    res = _resolve(tmp_path, "ladder IQ2_XS Q4_K Q5_K Q6_K\nbudget 8 bpw\nmtp optimise\n", qwen, im)
     assert any(d.code == "R306" for d in res.diagnostics)
     assert all("IQ2_XS" not in {c.requested for c in r.candidates} for r in res.tensors.values() if r.tensor.mtp)

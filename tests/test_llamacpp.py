@@ -7,7 +7,7 @@ import pytest
 from recipec import ggml
 from recipec.llamacpp import (Rule, SizePrediction, first_matching, is_quantizable, lower_pattern,
                               needs_imatrix, predict_file_size, shape_fallback, simulate,
-                              tensor_info_bytes)
+                              simulate_tensor, tensor_info_bytes)
 from recipec.modelinfo import ModelInfo, SourceInfo, TensorInfo, split_name
 
 
@@ -134,9 +134,17 @@ def test_no_fallback_and_crash_types_are_errors():
     assert simulate([Rule("ffn_down", "Q8_K")], m, "Q8_0")[0].error
 
 
-def test_default_is_marked_inexact():
-    o = simulate([], model(T("blk.0.attn_q.weight")), "IQ4_XS")[0]
+def test_simulate_is_exact_where_the_mixture_decides():
+    o = simulate([], model(T("blk.0.attn_q.weight"), T("output.weight", (256, 320))), "IQ4_XS")
+    assert [(x.type, x.decided_by, x.exact) for x in o] == [("IQ4_XS", "mixture", True),
+                                                             ("Q6_K", "mixture", True)]
+
+
+def test_simulate_tensor_alone_marks_the_mixture_inexact():
+    o = simulate_tensor([], T("output.weight", (256, 320)), "IQ4_XS")
     assert (o.type, o.decided_by, o.exact) == ("IQ4_XS", "default", False)
+    o = simulate_tensor([Rule("output", "Q8_0")], T("output.weight", (256, 320)), "IQ4_XS")
+    assert (o.type, o.decided_by, o.exact) == ("Q8_0", "rule", True)
 
 
 def test_predict_file_size_exact_with_kv_bytes():

@@ -16,7 +16,7 @@ _spec.loader.exec_module(regen)
 
 RECIPES = regen.recipes()
 WANTED = {"qwen35moe-ashq1-budget", "qwen35moe-iq4xs-mtp-q6k", "qwen35moe-nvfp4-blackwell",
-          "qwen35moe-q4_k_m-explicit", "qwen35moe-fit-24gib"}
+          "qwen35moe-q4_k_m-mtp-q6k", "qwen35moe-fit-24gib"}
 
 
 def test_the_curated_set():

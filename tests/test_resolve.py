@@ -5,7 +5,7 @@ import pytest
 from recipec.diagnostics import DiagnosticError
 from recipec.loaders import load_model
 from recipec.recipe import load
-from recipec.resolve import DEFAULT_LADDER, resolve
+from recipec.resolve import resolve
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +19,14 @@ def _res(tmp_path, body, model):
     return resolve(load(str(p)).recipe, model)
 
 
-def test_no_budget_takes_best_within_ceiling(llama, tmp_path):
+def test_no_budget_starts_at_the_stock_mix_within_ceiling(llama, tmp_path):
+    """Q4_K_M's own mix gives blk.1.attn_v Q6_K (a use_more_bits layer) and blk.0.attn_v Q4_K; the
+    ceiling cuts the first to Q5_K and leaves the second alone."""
     plan = _res(tmp_path, "ceiling attn_* Q5_K\n", llama).plan
-    for t in plan.tensors:
-        if t.role.startswith("attn_") and t.reason != "not-quantized":
-            assert t.type in ("Q5_K", "Q5_1", "Q5_0", "F16")
-        elif t.reason != "not-quantized" and "fallback" not in t.reason:
-            assert t.type == DEFAULT_LADDER[-1]
+    assert (plan.tensor("blk.1.attn_v.weight").type, plan.tensor("blk.1.attn_v.weight").reason) == ("Q5_K", "ceiling@3")
+    assert (plan.tensor("blk.0.attn_v.weight").type, plan.tensor("blk.0.attn_v.weight").reason) == ("Q4_K", "stock:Q4_K_M")
+    assert (plan.tensor("output.weight").type, plan.tensor("output.weight").reason) == ("Q6_K", "stock:Q4_K_M")
+    assert plan.totals.solver == "none"
 
 
 def test_pin_beats_floor_and_ceiling(llama, tmp_path):

@@ -62,7 +62,7 @@ def test_decide_precedence():
 
 
 def test_candidates_fallback_duplicates_and_imatrix(llama, tmp_path):
-    r = _recipe(tmp_path, "ladder IQ3_S Q4_K Q5_0 Q5_K Q8_0\n")
+    r = _recipe(tmp_path, "ladder IQ3_S Q4_K Q5_0 Q5_K Q8_0\nbudget 6 bpw\n")
     s = settings(r, llama)
     down = llama.tensor("blk.0.ffn_down.weight")
     cands, removed = candidates(down, Deciding(), s, 2.0, None)
@@ -72,7 +72,7 @@ def test_candidates_fallback_duplicates_and_imatrix(llama, tmp_path):
         ("IQ3_S", "IQ4_NL", 115200), ("Q4_K", "Q5_0", 140800), ("Q5_K", "Q5_1", 153600), ("Q8_0", "Q8_0", 217600)]
     assert removed == [("Q5_0", "writes Q5_0, like a cheaper candidate")]
     assert all(c.cost == 2.0 * c.error for c in cands)
-    r2 = _recipe(tmp_path, "ladder IQ2_XS Q8_0\n")
+    r2 = _recipe(tmp_path, "ladder IQ2_XS Q8_0\nbudget 6 bpw\n")
     _, removed = candidates(llama.tensor("blk.0.attn_q.weight"), Deciding(), settings(r2, llama), 1.0, None)
     assert removed == [("IQ2_XS", "needs an imatrix (no imatrix given)")]
     out, _ = candidates(llama.tensor("output.weight"), Deciding(), s, 1.0, None)
@@ -110,3 +110,21 @@ def test_capacity_and_units(llama, tmp_path):
     r2 = _recipe(tmp_path, "budget 2 MiB\n")
     sized = Capacity("size", "2 MiB", 1000, 2 * 2**20, 2 * 2**20 - 1000, True)
     assert in_unit(r2.budget, sized, 2000) == "2.001 MiB"  # (2097152 - 1000 + 2000) / 1048576 = 2.00095
+
+
+def test_start_types_without_a_budget(llama, tmp_path):
+    """No budget: the stock Q4_K_M type, raised to a floor or cut to a ceiling; the ladder above it.
+
+    Q4_K_M's mix on this 2-layer model: attn_v and ffn_down get Q6_K in layer 1 (use_more_bits:
+    i >= 7n/8), Q4_K in layer 0; ffn_down's rows of 800 make Q6_K fall back to Q8_0, Q4_K to Q5_0.
+    """
+    r = _recipe(tmp_path, "base Q4_K_M\nladder Q4_K Q5_K Q6_K Q8_0\nceiling attn_v Q5_K\n")
+    s = settings(r, llama)
+    assert s.from_stock
+    assert [s.stock[f"blk.{i}.attn_v.weight"] for i in (0, 1)] == ["Q4_K", "Q6_K"]
+    assert [s.stock[f"blk.{i}.ffn_down.weight"] for i in (0, 1)] == ["Q5_0", "Q8_0"]
+    ceiling = Bound("ceiling", "Q5_K", None)
+    v1 = llama.tensor("blk.1.attn_v.weight")
+    assert [c.requested for c in candidates(v1, Deciding(None, None, ceiling), s, 1.0, None)[0]] == ["Q5_K"]
+    q0 = llama.tensor("blk.0.attn_q.weight")
+    assert [c.requested for c in candidates(q0, Deciding(), s, 1.0, None)[0]] == ["Q4_K", "Q5_K", "Q6_K", "Q8_0"]

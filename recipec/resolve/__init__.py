@@ -51,7 +51,7 @@ def resolve(recipe: Recipe, model: ModelInfo, imatrix: ImatrixStats | None = Non
             imatrix_files: tuple[str, ...] = (), node_limit: int = 20000) -> Resolution:
     """Resolve RECIPE against MODEL (and IMATRIX) into a Plan; raise DiagnosticError on errors."""
     check_arch(recipe, model)
-    s = settings(recipe, model)
+    s = settings(recipe, model, imatrix=imatrix is not None)
     bounds, found = bind(recipe, s)
     res, more = resolve_tensors(recipe, s, bounds, weigher(recipe, s.out_model, imatrix), imatrix)
     found += more
@@ -66,7 +66,8 @@ def resolve(recipe: Recipe, model: ModelInfo, imatrix: ImatrixStats | None = Non
     inputs = inputs or P.Inputs(recipe=P.FileRef(path=recipe.path, sha256=recipe.sha256),
                                 model=P.FileRef(path=model_file or "", sha256=""))
     lq = assemble.quantize_entry(recipe, s, imatrix, imatrix_files, model_file)
-    plan = assemble.plan(recipe, s, entries, solved, lq, inputs, found, len(imatrix_files))
+    stock = assemble.stock_entry(s, res, solved)
+    plan = assemble.plan(recipe, s, entries, solved, lq, inputs, found, len(imatrix_files), stock)
     final = {n: replace(r, group=group_index.get(n)) for n, r in res.items()}
     return Resolution(plan=plan, model=s.out_model, tensors=final, groups=solved.groups,
                       problem_groups=solved.decided, diagnostics=tuple(found))

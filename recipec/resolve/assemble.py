@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from recipec import ggml
+from recipec import errormodel, ggml
 from recipec.version import __version__
 from recipec import plan as P
 from recipec.diagnostics import Diagnostic
@@ -23,10 +23,22 @@ from recipec.resolve.settings import Settings, output_order
 TENSOR_TYPES_FILE = "tensor-types.txt"
 
 
-def reason(r: TensorResolution, g: Group, decided: bool) -> str:
-    """Which statement (or the solver) gave R its type."""
+def _stock_reason(r: TensorResolution, g: Group, s: Settings) -> str:
+    asked = g.options[g.chosen].requested
+    if asked == s.stock.get(r.tensor.name):
+        return f"stock:{s.ftype}"
+    for b in (r.floor, r.ceiling):
+        if b is not None and asked == b.type:
+            return b.reason
+    return g.tie or "ladder"
+
+
+def reason(r: TensorResolution, g: Group, decided: bool, s: Settings) -> str:
+    """Which statement (or the solver, or the stock mix) gave R its type."""
     if r.pin:
         why = r.pin.reason
+    elif s.from_stock:
+        why = _stock_reason(r, g, s)
     elif decided:
         if g.chosen == 0 and r.floor:
             why = r.floor.reason
@@ -57,7 +69,7 @@ def entries(s: Settings, res: dict[str, TensorResolution],
         else:
             g = solved.groups[gi]
             cand = next(c for c in r.candidates if c.requested == g.options[g.chosen].requested)
-            typ, nbytes, why = cand.type, cand.bytes, reason(r, g, gi in problem_index)
+            typ, nbytes, why = cand.type, cand.bytes, reason(r, g, gi in problem_index, s)
         out.append(P.TensorEntry(name=t.name, role=t.role, layer=t.layer, mtp=t.mtp, shape=t.shape,
                                  source_type=t.type, type=typ, bytes=nbytes, reason=why,
                                  group=problem_index.get(gi) if gi is not None else None))
@@ -111,6 +123,18 @@ def totals(recipe: Recipe, s: Settings, tensors: list[P.TensorEntry], solved: So
         solver=solved.solver)
 
 
+def stock_entry(s: Settings, res: dict[str, TensorResolution], solved: Solved) -> P.StockEntry:
+    """The stock mix of the FTYPE on the output model: size, and cost in the plan's own measure."""
+    types = {t.name: s.stock.get(t.name, t.type) for t in s.out_model.tensors}
+    pred = predict_file_size(s.out_model, types, extra_kv_bytes=solved.added_kv[0])
+    tensor_bytes = sum(ggml.tensor_bytes(types[t.name], t.shape) for t in s.out_model.tensors)
+    n_el = s.out_model.n_elements
+    objective = sum(res[n].weight * errormodel.error(types[n])
+                    for i in solved.decided for n in solved.groups[i].tensors)
+    return P.StockEntry(ftype=s.ftype, file_bytes=pred.bytes, tensor_bytes=tensor_bytes,
+                        bpw=round(8 * tensor_bytes / n_el, 6) if n_el else 0.0, objective=objective)
+
+
 def problem(solved: Solved) -> P.Problem:
     """The optimisation problem exactly as solved (the decided groups, in order)."""
     groups = []
@@ -123,7 +147,7 @@ def problem(solved: Solved) -> P.Problem:
 
 
 def plan(recipe: Recipe, s: Settings, tensors: list[P.TensorEntry], solved: Solved, lq: P.LlamaQuantize,
-         inputs: P.Inputs, diags: list[Diagnostic], n_imatrix: int) -> P.Plan:
+         inputs: P.Inputs, diags: list[Diagnostic], n_imatrix: int, stock: P.StockEntry) -> P.Plan:
     """The Plan: everything emit, verify and diff need."""
     mtp = recipe.mtp
     notes = [d.headline() for d in diags]
@@ -138,4 +162,4 @@ def plan(recipe: Recipe, s: Settings, tensors: list[P.TensorEntry], solved: Solv
                        bytes=sum(e.bytes for e in tensors if e.mtp)),
         serve=P.ServeEntry(**{k: getattr(recipe.serve, k) for k in
                               ("ctx", "flash_attn", "cache_type", "spec_mtp", "mmproj", "ngl")}),
-        tensors=tuple(tensors), problem=problem(solved), notes=tuple(notes))
+        tensors=tuple(tensors), problem=problem(solved), stock=stock, notes=tuple(notes))

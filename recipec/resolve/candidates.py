@@ -51,11 +51,30 @@ class TensorResolution:
     group: Optional[int] = None  # index into Resolution.groups
 
 
-def _asked(d: Deciding, ladder: tuple[str, ...]) -> list[str]:
+def _within(x: str, d: Deciding) -> bool:
+    return (d.floor is None or rank(x) >= rank(d.floor.type)) and (d.ceiling is None or rank(x) <= rank(d.ceiling.type))
+
+
+def start_type(t: TensorInfo, d: Deciding, s: Settings) -> str:
+    """Where a tensor starts without a budget: its stock type, raised to its floor or cut to its ceiling."""
+    x = s.stock.get(t.name, t.type)
+    if d.floor is not None and rank(x) < rank(d.floor.type):
+        return d.floor.type
+    if d.ceiling is not None and rank(x) > rank(d.ceiling.type):
+        return d.ceiling.type
+    return x
+
+
+def _asked(t: TensorInfo, d: Deciding, s: Settings) -> list[str]:
+    """The requested types to try, cheapest first: the pin; else the ladder within the bounds (and,
+    without a budget, the start type first, so ties can still meet on a ladder type above it)."""
     if d.pin:
         return [d.pin.type]
-    return [x for x in ladder if (d.floor is None or rank(x) >= rank(d.floor.type))
-            and (d.ceiling is None or rank(x) <= rank(d.ceiling.type))]
+    ladder = [x for x in s.ladder if _within(x, d)]
+    if not s.from_stock:
+        return ladder
+    first = start_type(t, d, s)
+    return [first] + [x for x in ladder if rank(x) > rank(first)]
 
 
 def _why_not(x: str, t: TensorInfo, pinned: bool, s: Settings, no_data: Optional[str]) -> Optional[str]:
@@ -81,7 +100,7 @@ def candidates(t: TensorInfo, d: Deciding, s: Settings, weight: float,
     cands: list[Candidate] = []
     removed: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for x in _asked(d, s.ladder):
+    for x in _asked(t, d, s):
         why = _why_not(x, t, d.pin is not None, s, no_data)
         out = shape_fallback(x, t.shape[0])
         if why is None and out in seen:

@@ -16,7 +16,7 @@ from recipec.imatrix import ImatrixStats
 from recipec.recipe import Recipe
 from recipec.resolve.candidates import TensorResolution
 from recipec.resolve.groups import Group
-from recipec.resolve.settings import Settings
+from recipec.resolve.settings import Settings, rank
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,11 @@ class Solved:
     added_kv: tuple[int, int]  # (bytes, slack) of the header keys the quantize run adds
 
 
-def _best(g: Group) -> int:
+def _best(g: Group, from_stock: bool = False) -> int:
+    """A group's option without a budget: its lowest cost; from the stock mix, its lowest type
+    (the start type, or for tied tensors with different start types the lowest they share)."""
+    if from_stock:
+        return min(range(len(g.options)), key=lambda k: (rank(g.options[k].requested), g.options[k].bytes, k))
     return min(range(len(g.options)), key=lambda k: (g.options[k].cost, g.options[k].bytes, k))
 
 
@@ -41,7 +45,8 @@ def capacity_for(recipe: Recipe, s: Settings, res: dict[str, TensorResolution], 
                  decided: set[int], kv: tuple[int, int]) -> B.Capacity:
     """The bytes the DECIDED groups may use under the recipe's budget."""
     counted = [(t.name, res[t.name].quantized) for t in s.out_model.tensors if res[t.name].counted]
-    fixed_options = [g.options[_best(g)].bytes for i, g in enumerate(groups) if i not in decided and g.counted]
+    fixed_options = [g.options[_best(g, s.from_stock)].bytes for i, g in enumerate(groups)
+                     if i not in decided and g.counted]
     fixed = B.fixed_bytes(s.out_model, counted, fixed_options, recipe.budget)
     return B.capacity(recipe.budget, s.out_model, fixed, kv)
 
@@ -63,7 +68,7 @@ def optimise(recipe: Recipe, s: Settings, res: dict[str, TensorResolution], grou
     decided = [i for i, g in enumerate(groups) if len(g.options) > 1 and g.counted]
     kv = B.added_kv(recipe, imatrix, imatrix_files)
     cap = capacity_for(recipe, s, res, groups, set(decided), kv)
-    choice = {i: _best(g) for i, g in enumerate(groups)}
+    choice = {i: _best(g, s.from_stock) for i, g in enumerate(groups)}
     problem = [[solve.Option(o.bytes, o.cost) for o in groups[i].options] for i in decided]
     if cap.capacity is None:
         objective = sum(groups[i].options[choice[i]].cost for i in decided)
@@ -81,7 +86,7 @@ def optimise(recipe: Recipe, s: Settings, res: dict[str, TensorResolution], grou
         objective = sol.objective
         bound = min(bound, objective)
         gap = 0.0 if objective <= 0 else max(0.0, (objective - bound) / objective)
-    solver = recipe.solver if cap.capacity is not None or decided else "none"
+    solver = recipe.solver if cap.capacity is not None else "none"  # no budget: no trade-off to solve
     return Solved(tuple(replace(g, chosen=choice[i]) for i, g in enumerate(groups)), tuple(decided), cap,
                   objective, bound, gap, solver, kv)
 

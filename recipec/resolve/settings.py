@@ -2,18 +2,23 @@
 
 Default ladder (a recipe without `ladder`): Q3_K IQ4_XS Q4_K Q5_K Q6_K Q8_0: the K-quant steps
 llama.cpp's own mixtures use, plus IQ4_XS (the best 4-bit type per byte), nothing that needs an
-imatrix, nothing a CPU or GPU build lacks. Default FTYPE (a recipe without `base`): Q4_K_M; every
-quantized tensor gets an explicit rule, so the FTYPE only names the file type.
+imatrix, nothing a CPU or GPU build lacks. Default FTYPE (a recipe without `base`): Q4_K_M.
+
+The stock mix: what llama-quantize itself gives every tensor under the `base` FTYPE (recipec.mixture,
+with or without an imatrix as compiled). A recipe without a budget starts from it (`base Q4_K_M`
+alone is llama.cpp's Q4_K_M, statements are tweaks on top); with a budget the optimiser decides and
+the plan records the stock mix for comparison. Every quantized tensor still gets an explicit rule.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Optional
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Optional
 
 from recipec import ggml, hardware
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.llamacpp import tensor_info_bytes
+from recipec.mixture import stock_types
 from recipec.modelinfo import ModelInfo
 from recipec.recipe import Recipe
 
@@ -37,6 +42,8 @@ class Settings:
     out_model: ModelInfo  # the output model (MTP blocks removed when dropped)
     has_mtp: bool
     drop: bool
+    stock: Mapping[str, str] = field(default_factory=dict)  # the FTYPE's stock type of every output tensor
+    from_stock: bool = False  # no budget: tensors start at their stock type
 
 
 def check_arch(recipe: Recipe, model: ModelInfo) -> None:
@@ -48,13 +55,16 @@ def check_arch(recipe: Recipe, model: ModelInfo) -> None:
                                             f"{model.arch} to the arch statement"))
 
 
-def settings(recipe: Recipe, model: ModelInfo) -> Settings:
-    """The FTYPE, ladder, target profile and MTP shape of compiling RECIPE against MODEL."""
+def settings(recipe: Recipe, model: ModelInfo, *, imatrix: bool = False) -> Settings:
+    """The FTYPE, ladder, target profile, MTP shape and stock mix of compiling RECIPE against MODEL."""
     has_mtp = model.nextn_layers > 0 and any(t.mtp for t in model.tensors)
     drop = has_mtp and recipe.mtp.policy == "drop"
-    return Settings(ftype=recipe.base or DEFAULT_FTYPE, ladder=tuple(recipe.ladder or DEFAULT_LADDER),
+    ftype = recipe.base or DEFAULT_FTYPE
+    out_model = drop_mtp(model) if drop else model
+    return Settings(ftype=ftype, ladder=tuple(recipe.ladder or DEFAULT_LADDER),
                     profile=hardware.profile(recipe.target) if recipe.target else None, model=model,
-                    out_model=drop_mtp(model) if drop else model, has_mtp=has_mtp, drop=drop)
+                    out_model=out_model, has_mtp=has_mtp, drop=drop,
+                    stock=stock_types(out_model, ftype, imatrix=imatrix), from_stock=recipe.budget is None)
 
 
 def drop_mtp(model: ModelInfo) -> ModelInfo:

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016  # data below is single-quoted on purpose: nothing in it expands
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
-# recipe: recipes/qwen35moe-q4_k_m-explicit.recipe
-# recipe sha256: 252836fa110b5b9d50a28deb0cb2cd6873b6bc31f2565610d6d93b29289420f4
-# plan sha256: a08eafea5a9cafb6bcd181d3a2b4ee408b330e6667c03fc3c8559c5398180302 (plan.lock.json beside this script)
+# recipe: recipes/qwen35moe-q4_k_m-mtp-q6k.recipe
+# recipe sha256: 166e26e8f63ab1d97ad946674771ad452ad87a88709990d4a76591b0adc9e3e9
+# plan sha256: cbd8806a9c9f58da9cd89694204325144e1eb527b75dc31ff5eaaa038204764c (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -17,15 +17,15 @@
 set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
-RECIPE_NAME='qwen35moe-q4_k_m-explicit'
-PLAN_SHA256='a08eafea5a9cafb6bcd181d3a2b4ee408b330e6667c03fc3c8559c5398180302'
+RECIPE_NAME='qwen35moe-q4_k_m-mtp-q6k'
+PLAN_SHA256='cbd8806a9c9f58da9cd89694204325144e1eb527b75dc31ff5eaaa038204764c'
 FTYPE='Q4_K_M'
-PREDICTED_BYTES=23175040352
+PREDICTED_BYTES=21850393952
 SPLIT_INPUT=0
 OPTIONS=(
 )
 PROVENANCE=(
-    --override-kv 'recipec.recipe=str:qwen35moe-q4_k_m-explicit'
+    --override-kv 'recipec.recipe=str:qwen35moe-q4_k_m-mtp-q6k'
     --override-kv "recipec.plan_sha256=str:$PLAN_SHA256"
 )
 # Source shards: header bytes and the sha256 of those bytes (what `recipec inspect` records).
@@ -39,7 +39,7 @@ output_norm.weight F32
 token_embd.weight Q4_K
 blk.0.attn_gate.weight Q4_K
 blk.0.attn_norm.weight F32
-blk.0.attn_qkv.weight Q4_K
+blk.0.attn_qkv.weight Q6_K
 blk.0.ffn_down_exps.weight Q6_K
 blk.0.ffn_down_shexp.weight Q6_K
 blk.0.ffn_gate_exps.weight Q4_K
@@ -58,7 +58,7 @@ blk.0.ssm_norm.weight F32
 blk.0.ssm_out.weight Q4_K
 blk.1.attn_gate.weight Q4_K
 blk.1.attn_norm.weight F32
-blk.1.attn_qkv.weight Q4_K
+blk.1.attn_qkv.weight Q6_K
 blk.1.ffn_down_exps.weight Q6_K
 blk.1.ffn_down_shexp.weight Q6_K
 blk.1.ffn_gate_exps.weight Q4_K
@@ -77,7 +77,7 @@ blk.1.ssm_norm.weight F32
 blk.1.ssm_out.weight Q4_K
 blk.2.attn_gate.weight Q4_K
 blk.2.attn_norm.weight F32
-blk.2.attn_qkv.weight Q4_K
+blk.2.attn_qkv.weight Q6_K
 blk.2.ffn_down_exps.weight Q6_K
 blk.2.ffn_down_shexp.weight Q6_K
 blk.2.ffn_gate_exps.weight Q4_K
@@ -112,7 +112,7 @@ blk.3.ffn_up_shexp.weight Q4_K
 blk.3.post_attention_norm.weight F32
 blk.4.attn_gate.weight Q4_K
 blk.4.attn_norm.weight F32
-blk.4.attn_qkv.weight Q4_K
+blk.4.attn_qkv.weight Q6_K
 blk.4.ffn_down_exps.weight Q6_K
 blk.4.ffn_down_shexp.weight Q6_K
 blk.4.ffn_gate_exps.weight Q4_K
@@ -132,8 +132,8 @@ blk.4.ssm_out.weight Q4_K
 blk.5.attn_gate.weight Q4_K
 blk.5.attn_norm.weight F32
 blk.5.attn_qkv.weight Q4_K
-blk.5.ffn_down_exps.weight Q6_K
-blk.5.ffn_down_shexp.weight Q6_K
+blk.5.ffn_down_exps.weight Q4_K
+blk.5.ffn_down_shexp.weight Q4_K
 blk.5.ffn_gate_exps.weight Q4_K
 blk.5.ffn_gate_inp.weight F32
 blk.5.ffn_gate_inp_shexp.weight F32
@@ -151,8 +151,8 @@ blk.5.ssm_out.weight Q4_K
 blk.6.attn_gate.weight Q4_K
 blk.6.attn_norm.weight F32
 blk.6.attn_qkv.weight Q4_K
-blk.6.ffn_down_exps.weight Q6_K
-blk.6.ffn_down_shexp.weight Q6_K
+blk.6.ffn_down_exps.weight Q4_K
+blk.6.ffn_down_shexp.weight Q4_K
 blk.6.ffn_gate_exps.weight Q4_K
 blk.6.ffn_gate_inp.weight F32
 blk.6.ffn_gate_inp_shexp.weight F32
@@ -186,8 +186,8 @@ blk.7.post_attention_norm.weight F32
 blk.8.attn_gate.weight Q4_K
 blk.8.attn_norm.weight F32
 blk.8.attn_qkv.weight Q4_K
-blk.8.ffn_down_exps.weight Q6_K
-blk.8.ffn_down_shexp.weight Q6_K
+blk.8.ffn_down_exps.weight Q4_K
+blk.8.ffn_down_shexp.weight Q4_K
 blk.8.ffn_gate_exps.weight Q4_K
 blk.8.ffn_gate_inp.weight F32
 blk.8.ffn_gate_inp_shexp.weight F32
@@ -205,8 +205,8 @@ blk.8.ssm_out.weight Q4_K
 blk.9.attn_gate.weight Q4_K
 blk.9.attn_norm.weight F32
 blk.9.attn_qkv.weight Q4_K
-blk.9.ffn_down_exps.weight Q6_K
-blk.9.ffn_down_shexp.weight Q6_K
+blk.9.ffn_down_exps.weight Q4_K
+blk.9.ffn_down_shexp.weight Q4_K
 blk.9.ffn_gate_exps.weight Q4_K
 blk.9.ffn_gate_inp.weight F32
 blk.9.ffn_gate_inp_shexp.weight F32
@@ -223,9 +223,9 @@ blk.9.ssm_norm.weight F32
 blk.9.ssm_out.weight Q4_K
 blk.10.attn_gate.weight Q4_K
 blk.10.attn_norm.weight F32
-blk.10.attn_qkv.weight Q4_K
+blk.10.attn_qkv.weight Q6_K
 blk.10.ffn_down_exps.weight Q6_K
-blk.10.ffn_down_shexp.weight Q4_K
+blk.10.ffn_down_shexp.weight Q6_K
 blk.10.ffn_gate_exps.weight Q4_K
 blk.10.ffn_gate_inp.weight F32
 blk.10.ffn_gate_inp_shexp.weight F32
@@ -246,8 +246,8 @@ blk.11.attn_norm.weight F32
 blk.11.attn_output.weight Q4_K
 blk.11.attn_q.weight Q4_K
 blk.11.attn_q_norm.weight F32
-blk.11.attn_v.weight Q6_K
-blk.11.ffn_down_exps.weight Q6_K
+blk.11.attn_v.weight Q4_K
+blk.11.ffn_down_exps.weight Q4_K
 blk.11.ffn_down_shexp.weight Q4_K
 blk.11.ffn_gate_exps.weight Q4_K
 blk.11.ffn_gate_inp.weight F32
@@ -259,7 +259,7 @@ blk.11.post_attention_norm.weight F32
 blk.12.attn_gate.weight Q4_K
 blk.12.attn_norm.weight F32
 blk.12.attn_qkv.weight Q4_K
-blk.12.ffn_down_exps.weight Q6_K
+blk.12.ffn_down_exps.weight Q4_K
 blk.12.ffn_down_shexp.weight Q4_K
 blk.12.ffn_gate_exps.weight Q4_K
 blk.12.ffn_gate_inp.weight F32
@@ -277,9 +277,9 @@ blk.12.ssm_norm.weight F32
 blk.12.ssm_out.weight Q4_K
 blk.13.attn_gate.weight Q4_K
 blk.13.attn_norm.weight F32
-blk.13.attn_qkv.weight Q4_K
+blk.13.attn_qkv.weight Q6_K
 blk.13.ffn_down_exps.weight Q6_K
-blk.13.ffn_down_shexp.weight Q4_K
+blk.13.ffn_down_shexp.weight Q6_K
 blk.13.ffn_gate_exps.weight Q4_K
 blk.13.ffn_gate_inp.weight F32
 blk.13.ffn_gate_inp_shexp.weight F32
@@ -297,7 +297,7 @@ blk.13.ssm_out.weight Q4_K
 blk.14.attn_gate.weight Q4_K
 blk.14.attn_norm.weight F32
 blk.14.attn_qkv.weight Q4_K
-blk.14.ffn_down_exps.weight Q6_K
+blk.14.ffn_down_exps.weight Q4_K
 blk.14.ffn_down_shexp.weight Q4_K
 blk.14.ffn_gate_exps.weight Q4_K
 blk.14.ffn_gate_inp.weight F32
@@ -319,8 +319,8 @@ blk.15.attn_norm.weight F32
 blk.15.attn_output.weight Q4_K
 blk.15.attn_q.weight Q4_K
 blk.15.attn_q_norm.weight F32
-blk.15.attn_v.weight Q6_K
-blk.15.ffn_down_exps.weight Q6_K
+blk.15.attn_v.weight Q4_K
+blk.15.ffn_down_exps.weight Q4_K
 blk.15.ffn_down_shexp.weight Q4_K
 blk.15.ffn_gate_exps.weight Q4_K
 blk.15.ffn_gate_inp.weight F32
@@ -331,9 +331,9 @@ blk.15.ffn_up_shexp.weight Q4_K
 blk.15.post_attention_norm.weight F32
 blk.16.attn_gate.weight Q4_K
 blk.16.attn_norm.weight F32
-blk.16.attn_qkv.weight Q4_K
+blk.16.attn_qkv.weight Q6_K
 blk.16.ffn_down_exps.weight Q6_K
-blk.16.ffn_down_shexp.weight Q4_K
+blk.16.ffn_down_shexp.weight Q6_K
 blk.16.ffn_gate_exps.weight Q4_K
 blk.16.ffn_gate_inp.weight F32
 blk.16.ffn_gate_inp_shexp.weight F32
@@ -351,7 +351,7 @@ blk.16.ssm_out.weight Q4_K
 blk.17.attn_gate.weight Q4_K
 blk.17.attn_norm.weight F32
 blk.17.attn_qkv.weight Q4_K
-blk.17.ffn_down_exps.weight Q6_K
+blk.17.ffn_down_exps.weight Q4_K
 blk.17.ffn_down_shexp.weight Q4_K
 blk.17.ffn_gate_exps.weight Q4_K
 blk.17.ffn_gate_inp.weight F32
@@ -370,7 +370,7 @@ blk.17.ssm_out.weight Q4_K
 blk.18.attn_gate.weight Q4_K
 blk.18.attn_norm.weight F32
 blk.18.attn_qkv.weight Q4_K
-blk.18.ffn_down_exps.weight Q6_K
+blk.18.ffn_down_exps.weight Q4_K
 blk.18.ffn_down_shexp.weight Q4_K
 blk.18.ffn_gate_exps.weight Q4_K
 blk.18.ffn_gate_inp.weight F32
@@ -394,7 +394,7 @@ blk.19.attn_q.weight Q4_K
 blk.19.attn_q_norm.weight F32
 blk.19.attn_v.weight Q6_K
 blk.19.ffn_down_exps.weight Q6_K
-blk.19.ffn_down_shexp.weight Q4_K
+blk.19.ffn_down_shexp.weight Q6_K
 blk.19.ffn_gate_exps.weight Q4_K
 blk.19.ffn_gate_inp.weight F32
 blk.19.ffn_gate_inp_shexp.weight F32
@@ -405,7 +405,7 @@ blk.19.post_attention_norm.weight F32
 blk.20.attn_gate.weight Q4_K
 blk.20.attn_norm.weight F32
 blk.20.attn_qkv.weight Q4_K
-blk.20.ffn_down_exps.weight Q6_K
+blk.20.ffn_down_exps.weight Q4_K
 blk.20.ffn_down_shexp.weight Q4_K
 blk.20.ffn_gate_exps.weight Q4_K
 blk.20.ffn_gate_inp.weight F32
@@ -424,7 +424,7 @@ blk.20.ssm_out.weight Q4_K
 blk.21.attn_gate.weight Q4_K
 blk.21.attn_norm.weight F32
 blk.21.attn_qkv.weight Q4_K
-blk.21.ffn_down_exps.weight Q6_K
+blk.21.ffn_down_exps.weight Q4_K
 blk.21.ffn_down_shexp.weight Q4_K
 blk.21.ffn_gate_exps.weight Q4_K
 blk.21.ffn_gate_inp.weight F32
@@ -442,9 +442,9 @@ blk.21.ssm_norm.weight F32
 blk.21.ssm_out.weight Q4_K
 blk.22.attn_gate.weight Q4_K
 blk.22.attn_norm.weight F32
-blk.22.attn_qkv.weight Q4_K
+blk.22.attn_qkv.weight Q6_K
 blk.22.ffn_down_exps.weight Q6_K
-blk.22.ffn_down_shexp.weight Q4_K
+blk.22.ffn_down_shexp.weight Q6_K
 blk.22.ffn_gate_exps.weight Q4_K
 blk.22.ffn_gate_inp.weight F32
 blk.22.ffn_gate_inp_shexp.weight F32
@@ -465,8 +465,8 @@ blk.23.attn_norm.weight F32
 blk.23.attn_output.weight Q4_K
 blk.23.attn_q.weight Q4_K
 blk.23.attn_q_norm.weight F32
-blk.23.attn_v.weight Q6_K
-blk.23.ffn_down_exps.weight Q6_K
+blk.23.attn_v.weight Q4_K
+blk.23.ffn_down_exps.weight Q4_K
 blk.23.ffn_down_shexp.weight Q4_K
 blk.23.ffn_gate_exps.weight Q4_K
 blk.23.ffn_gate_inp.weight F32
@@ -478,7 +478,7 @@ blk.23.post_attention_norm.weight F32
 blk.24.attn_gate.weight Q4_K
 blk.24.attn_norm.weight F32
 blk.24.attn_qkv.weight Q4_K
-blk.24.ffn_down_exps.weight Q6_K
+blk.24.ffn_down_exps.weight Q4_K
 blk.24.ffn_down_shexp.weight Q4_K
 blk.24.ffn_gate_exps.weight Q4_K
 blk.24.ffn_gate_inp.weight F32
@@ -496,9 +496,9 @@ blk.24.ssm_norm.weight F32
 blk.24.ssm_out.weight Q4_K
 blk.25.attn_gate.weight Q4_K
 blk.25.attn_norm.weight F32
-blk.25.attn_qkv.weight Q4_K
+blk.25.attn_qkv.weight Q6_K
 blk.25.ffn_down_exps.weight Q6_K
-blk.25.ffn_down_shexp.weight Q4_K
+blk.25.ffn_down_shexp.weight Q6_K
 blk.25.ffn_gate_exps.weight Q4_K
 blk.25.ffn_gate_inp.weight F32
 blk.25.ffn_gate_inp_shexp.weight F32
@@ -516,7 +516,7 @@ blk.25.ssm_out.weight Q4_K
 blk.26.attn_gate.weight Q4_K
 blk.26.attn_norm.weight F32
 blk.26.attn_qkv.weight Q4_K
-blk.26.ffn_down_exps.weight Q6_K
+blk.26.ffn_down_exps.weight Q4_K
 blk.26.ffn_down_shexp.weight Q4_K
 blk.26.ffn_gate_exps.weight Q4_K
 blk.26.ffn_gate_inp.weight F32
@@ -538,8 +538,8 @@ blk.27.attn_norm.weight F32
 blk.27.attn_output.weight Q4_K
 blk.27.attn_q.weight Q4_K
 blk.27.attn_q_norm.weight F32
-blk.27.attn_v.weight Q6_K
-blk.27.ffn_down_exps.weight Q6_K
+blk.27.attn_v.weight Q4_K
+blk.27.ffn_down_exps.weight Q4_K
 blk.27.ffn_down_shexp.weight Q4_K
 blk.27.ffn_gate_exps.weight Q4_K
 blk.27.ffn_gate_inp.weight F32
@@ -550,9 +550,9 @@ blk.27.ffn_up_shexp.weight Q4_K
 blk.27.post_attention_norm.weight F32
 blk.28.attn_gate.weight Q4_K
 blk.28.attn_norm.weight F32
-blk.28.attn_qkv.weight Q4_K
+blk.28.attn_qkv.weight Q6_K
 blk.28.ffn_down_exps.weight Q6_K
-blk.28.ffn_down_shexp.weight Q4_K
+blk.28.ffn_down_shexp.weight Q6_K
 blk.28.ffn_gate_exps.weight Q4_K
 blk.28.ffn_gate_inp.weight F32
 blk.28.ffn_gate_inp_shexp.weight F32
@@ -570,7 +570,7 @@ blk.28.ssm_out.weight Q4_K
 blk.29.attn_gate.weight Q4_K
 blk.29.attn_norm.weight F32
 blk.29.attn_qkv.weight Q4_K
-blk.29.ffn_down_exps.weight Q6_K
+blk.29.ffn_down_exps.weight Q4_K
 blk.29.ffn_down_shexp.weight Q4_K
 blk.29.ffn_gate_exps.weight Q4_K
 blk.29.ffn_gate_inp.weight F32
@@ -589,8 +589,8 @@ blk.29.ssm_out.weight Q4_K
 blk.30.attn_gate.weight Q4_K
 blk.30.attn_norm.weight F32
 blk.30.attn_qkv.weight Q4_K
-blk.30.ffn_down_exps.weight Q6_K
-blk.30.ffn_down_shexp.weight Q6_K
+blk.30.ffn_down_exps.weight Q4_K
+blk.30.ffn_down_shexp.weight Q4_K
 blk.30.ffn_gate_exps.weight Q4_K
 blk.30.ffn_gate_inp.weight F32
 blk.30.ffn_gate_inp_shexp.weight F32
@@ -624,8 +624,8 @@ blk.31.post_attention_norm.weight F32
 blk.32.attn_gate.weight Q4_K
 blk.32.attn_norm.weight F32
 blk.32.attn_qkv.weight Q4_K
-blk.32.ffn_down_exps.weight Q6_K
-blk.32.ffn_down_shexp.weight Q6_K
+blk.32.ffn_down_exps.weight Q4_K
+blk.32.ffn_down_shexp.weight Q4_K
 blk.32.ffn_gate_exps.weight Q4_K
 blk.32.ffn_gate_inp.weight F32
 blk.32.ffn_gate_inp_shexp.weight F32
@@ -643,8 +643,8 @@ blk.32.ssm_out.weight Q4_K
 blk.33.attn_gate.weight Q4_K
 blk.33.attn_norm.weight F32
 blk.33.attn_qkv.weight Q4_K
-blk.33.ffn_down_exps.weight Q6_K
-blk.33.ffn_down_shexp.weight Q6_K
+blk.33.ffn_down_exps.weight Q4_K
+blk.33.ffn_down_shexp.weight Q4_K
 blk.33.ffn_gate_exps.weight Q4_K
 blk.33.ffn_gate_inp.weight F32
 blk.33.ffn_gate_inp_shexp.weight F32
@@ -661,7 +661,7 @@ blk.33.ssm_norm.weight F32
 blk.33.ssm_out.weight Q4_K
 blk.34.attn_gate.weight Q4_K
 blk.34.attn_norm.weight F32
-blk.34.attn_qkv.weight Q4_K
+blk.34.attn_qkv.weight Q6_K
 blk.34.ffn_down_exps.weight Q6_K
 blk.34.ffn_down_shexp.weight Q6_K
 blk.34.ffn_gate_exps.weight Q4_K
@@ -696,7 +696,7 @@ blk.35.ffn_up_shexp.weight Q4_K
 blk.35.post_attention_norm.weight F32
 blk.36.attn_gate.weight Q4_K
 blk.36.attn_norm.weight F32
-blk.36.attn_qkv.weight Q4_K
+blk.36.attn_qkv.weight Q6_K
 blk.36.ffn_down_exps.weight Q6_K
 blk.36.ffn_down_shexp.weight Q6_K
 blk.36.ffn_gate_exps.weight Q4_K
@@ -715,7 +715,7 @@ blk.36.ssm_norm.weight F32
 blk.36.ssm_out.weight Q4_K
 blk.37.attn_gate.weight Q4_K
 blk.37.attn_norm.weight F32
-blk.37.attn_qkv.weight Q4_K
+blk.37.attn_qkv.weight Q6_K
 blk.37.ffn_down_exps.weight Q6_K
 blk.37.ffn_down_shexp.weight Q6_K
 blk.37.ffn_gate_exps.weight Q4_K
@@ -734,7 +734,7 @@ blk.37.ssm_norm.weight F32
 blk.37.ssm_out.weight Q4_K
 blk.38.attn_gate.weight Q4_K
 blk.38.attn_norm.weight F32
-blk.38.attn_qkv.weight Q4_K
+blk.38.attn_qkv.weight Q6_K
 blk.38.ffn_down_exps.weight Q6_K
 blk.38.ffn_down_shexp.weight Q6_K
 blk.38.ffn_gate_exps.weight Q4_K
@@ -795,7 +795,7 @@ HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 LLAMA_QUANTIZE=${LLAMA_QUANTIZE:-llama-quantize}
 DEFAULT_MODEL='examples/qwen3.5-35b-a3b.gguf'
 DEFAULT_IMATRIX='examples/qwen3.5-35b-a3b.imatrix.json'
-DEFAULT_OUT="$HERE"/'qwen35moe-q4_k_m-explicit.gguf'
+DEFAULT_OUT="$HERE"/'qwen35moe-q4_k_m-mtp-q6k.gguf'
 MODEL=${MODEL:-$DEFAULT_MODEL}
 IMATRIX=${IMATRIX-$DEFAULT_IMATRIX}
 OUT=${OUT:-$DEFAULT_OUT}

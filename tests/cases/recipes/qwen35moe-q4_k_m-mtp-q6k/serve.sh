@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016  # data below is single-quoted on purpose: nothing in it expands
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
-# recipe: recipes/qwen35moe-q4_k_m-explicit.recipe
-# recipe sha256: 252836fa110b5b9d50a28deb0cb2cd6873b6bc31f2565610d6d93b29289420f4
-# plan sha256: a08eafea5a9cafb6bcd181d3a2b4ee408b330e6667c03fc3c8559c5398180302
+# recipe: recipes/qwen35moe-q4_k_m-mtp-q6k.recipe
+# recipe sha256: 166e26e8f63ab1d97ad946674771ad452ad87a88709990d4a76591b0adc9e3e9
+# plan sha256: cbd8806a9c9f58da9cd89694204325144e1eb527b75dc31ff5eaaa038204764c
 # target: none
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.
@@ -15,7 +15,7 @@
 set -euo pipefail
 
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-DEFAULT_MODEL="$HERE"/'qwen35moe-q4_k_m-explicit.gguf'
+DEFAULT_MODEL="$HERE"/'qwen35moe-q4_k_m-mtp-q6k.gguf'
 LLAMA_SERVER=${LLAMA_SERVER:-llama-server}
 MODEL=${MODEL:-$DEFAULT_MODEL}
 HOST=${HOST:-127.0.0.1}

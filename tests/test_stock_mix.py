@@ -1,0 +1,65 @@
+"""`base FTYPE` alone is llama.cpp's own mix, proven on the real llama-quantize; statements are tweaks.
+
+For each fixture model and FTYPE: a recipe of `base FTYPE` alone compiles to rules under which the
+real `llama-quantize --dry-run` gives every tensor exactly the type the same binary gives it with no
+rules at all (the stock file); `pin output Q8_0` on top changes output.weight and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.kit_helpers import ROOT, recipec_cli
+from tests.test_quantize_e2e import dry_run_types, run_quantize
+
+pytestmark = pytest.mark.llama
+
+FTYPES = ("Q4_K_M", "IQ4_XS", "Q3_K_M", "Q5_K_M", "Q6_K")
+
+
+def _compile(tmp_path, model, body: str) -> dict:
+    recipe = tmp_path / "r.recipe"
+    recipe.write_text('recipe "r"\n' + body)
+    rc, _, err = recipec_cli("compile", str(recipe), "--model", str(model), "-o", str(tmp_path / "kit"))
+    assert rc == 0, err
+    return json.loads((tmp_path / "kit" / "plan.lock.json").read_text())
+
+
+@pytest.mark.parametrize("ftype", FTYPES)
+@pytest.mark.parametrize("kind", ["llama", "qwen3moe", "qwen35moe", "llama_tied", "deepseek2"])
+def test_base_alone_is_the_stock_file(kind, ftype, fixture_model, llama_quantize, tmp_path):
+    model = fixture_model(kind)
+    stock = dry_run_types(run_quantize(llama_quantize, model, tmp_path / "s.gguf", None, dry_run=True,
+                                       ftype=ftype))
+    plan = _compile(tmp_path, model, f"base {ftype}\n")
+    assert {t["name"]: t["type"] for t in plan["tensors"]} == stock
+    assert {t["reason"] for t in plan["tensors"]} <= {f"stock:{ftype}", "not-quantized"}
+    ruled = dry_run_types(run_quantize(llama_quantize, model, tmp_path / "r.gguf", tmp_path / "kit" / "tensor-types.txt",
+                                       dry_run=True, ftype=ftype))
+    assert ruled == stock
+    if kind == "llama_tied":  # no output.weight to pin
+        return
+    tweaked = _compile(tmp_path, model, f"base {ftype}\npin output Q8_0\n")
+    changed = {t["name"]: t["type"] for t in tweaked["tensors"] if t["type"] != stock[t["name"]]}
+    assert changed == ({"output.weight": "Q8_0"} if stock["output.weight"] != "Q8_0" else {})
+
+
+def test_stock_recipe_matches_the_published_sizes(tmp_path, monkeypatch):
+    """Seed 000's Agents-A1 release: Q4_K_M 21.17 GB, Q4_K_M with a Q6_K MTP head 21.86 GB."""
+    monkeypatch.chdir(ROOT)
+    recipe = "recipes/qwen35moe-q4_k_m-mtp-q6k.recipe"
+    rc, _, err = recipec_cli("compile", recipe, "--model", "examples/qwen3.5-35b-a3b.manifest.json",
+                             "-o", str(tmp_path / "mtp"))
+    assert rc == 0, err
+    with_mtp = json.loads((tmp_path / "mtp" / "plan.lock.json").read_text())["totals"]["file_bytes"]
+    dropped = tmp_path / "drop.recipe"
+    dropped.write_text(f'recipe "d"\nextends "{ROOT / recipe}"\nmtp drop\n')
+    rc, _, err = recipec_cli("compile", str(dropped), "--model", "examples/qwen3.5-35b-a3b.manifest.json",
+                             "-o", str(tmp_path / "drop"))
+    assert rc == 0, err
+    without = json.loads((tmp_path / "drop" / "plan.lock.json").read_text())["totals"]["file_bytes"]
+    # published sizes are rounded to 10 MB; the manifest is built from the model's config, so the
+    # tokenizer metadata is estimated: 0.2 % is the tolerance
+    assert abs(with_mtp / 21.86e9 - 1) < 0.002 and abs(without / 21.17e9 - 1) < 0.002, (with_mtp, without)
