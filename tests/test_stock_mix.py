@@ -63,3 +63,18 @@ def test_stock_recipe_matches_the_published_sizes(tmp_path, monkeypatch):
     # published sizes are rounded to 10 MB; the manifest is built from the model's config, so the
     # tokenizer metadata is estimated: 0.2 % is the tolerance
     assert abs(with_mtp / 21.86e9 - 1) < 0.002 and abs(without / 21.17e9 - 1) < 0.002, (with_mtp, without)
+
+
+@pytest.mark.parametrize("ftype", FTYPES)
+def test_base_alone_with_mtp_drop_is_the_pruned_stock_file(ftype, fixture_model, llama_quantize, tmp_path):
+    """`mtp drop` prunes the MTP block; llama-quantize's mix of the pruned run is the reference."""
+    model = fixture_model("qwen35moe")
+    plan = _compile(tmp_path, model, f"base {ftype}\nmtp drop\n")
+    lq = plan["llama_quantize"]
+    prune = ("--prune-layers", ",".join(map(str, lq["prune_layers"])), "--override-kv", lq["override_kv"][0])
+    stock = dry_run_types(run_quantize(llama_quantize, model, tmp_path / "s.gguf", None, dry_run=True,
+                                       ftype=ftype, extra=prune))
+    assert {t["name"]: t["type"] for t in plan["tensors"]} == stock
+    ruled = dry_run_types(run_quantize(llama_quantize, model, tmp_path / "r.gguf", tmp_path / "kit" / "tensor-types.txt",
+                                       dry_run=True, ftype=ftype, extra=prune))
+    assert ruled == stock

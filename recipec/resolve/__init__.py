@@ -27,11 +27,11 @@ from recipec.resolve.bounds import Bound, bind
 from recipec.resolve.candidates import Candidate, TensorResolution, resolve_tensors
 from recipec.resolve.groups import Group, GroupOption, form_groups
 from recipec.resolve.optimise import optimise
-from recipec.resolve.settings import DEFAULT_FTYPE, DEFAULT_LADDER, check_arch, drop_mtp, output_order, settings
+from recipec.resolve.settings import DEFAULT_FTYPE, DEFAULT_LADDER, check_arch, drop_mtp, settings
 from recipec.resolve.weights import weigher
 
 __all__ = ["Bound", "Candidate", "DEFAULT_FTYPE", "DEFAULT_LADDER", "Group", "GroupOption", "Resolution",
-           "TensorResolution", "drop_mtp", "output_order", "resolve"]
+           "TensorResolution", "drop_mtp", "resolve"]
 
 
 @dataclass(frozen=True)

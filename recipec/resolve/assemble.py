@@ -18,7 +18,8 @@ from recipec.recipe import Recipe
 from recipec.resolve.candidates import TensorResolution
 from recipec.resolve.groups import Group
 from recipec.resolve.optimise import Solved, counted_bytes
-from recipec.resolve.settings import Settings, output_order
+from recipec.mixture import quantize_order
+from recipec.resolve.settings import Settings
 
 TENSOR_TYPES_FILE = "tensor-types.txt"
 
@@ -61,7 +62,7 @@ def entries(s: Settings, res: dict[str, TensorResolution],
     group_index = {n: i for i, g in enumerate(solved.groups) for n in g.tensors}
     problem_index = {i: k for k, i in enumerate(solved.decided)}
     out = []
-    for t in output_order(s.out_model.tensors):
+    for t in quantize_order(s.out_model.tensors):  # the order llama-quantize writes them
         r = res[t.name]
         gi = group_index.get(t.name)
         if gi is None:

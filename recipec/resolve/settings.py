@@ -18,7 +18,7 @@ from typing import Mapping, Optional
 from recipec import ggml, hardware
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.llamacpp import tensor_info_bytes
-from recipec.mixture import stock_types
+from recipec.mixture import prune_layers, stock_types
 from recipec.modelinfo import ModelInfo
 from recipec.recipe import Recipe
 
@@ -64,7 +64,13 @@ def settings(recipe: Recipe, model: ModelInfo, *, imatrix: bool = False) -> Sett
     return Settings(ftype=ftype, ladder=tuple(recipe.ladder or DEFAULT_LADDER),
                     profile=hardware.profile(recipe.target) if recipe.target else None, model=model,
                     out_model=out_model, has_mtp=has_mtp, drop=drop,
-                    stock=stock_types(out_model, ftype, imatrix=imatrix), from_stock=recipe.budget is None)
+                    stock=_stock(model, ftype, imatrix, drop), from_stock=recipe.budget is None)
+
+
+def _stock(model: ModelInfo, ftype: str, imatrix: bool, drop: bool) -> dict[str, str]:
+    """The stock mix of FTYPE as llama-quantize computes it for this run: with `mtp drop` the MTP
+    blocks are pruned (`--prune-layers`), which keeps the source's hyper-parameters."""
+    return stock_types(prune_layers(model, model.mtp_layers) if drop else model, ftype, imatrix=imatrix)
 
 
 def drop_mtp(model: ModelInfo) -> ModelInfo:
@@ -82,9 +88,3 @@ def drop_mtp(model: ModelInfo) -> ModelInfo:
         sources = (replace(s, data_offset=max(0, s.data_offset - tensor_info_bytes(gone))),)
     return ModelInfo(arch=model.arch, tensors=keep, block_count=model.trunk_layers, nextn_layers=0,
                      alignment=model.alignment, sources=sources, metadata=md)
-
-
-def output_order(tensors) -> list:
-    """llama-quantize's write order: globals first, then by layer, names compared bytewise."""
-    return sorted(tensors, key=lambda t: (-1 if t.layer is None or not t.name.startswith("blk.") else t.layer,
-                                          t.name.encode()))
