@@ -430,22 +430,27 @@ class _Compiler:
         if first is None:
             raise _fail("`{` must start a repetition `{n}`, `{n,}` or `{n,m}` in std::regex; "
                         "write `\\{` for a literal brace", t.pos)
-        for tok in (first, self._tok()):
-            if tok.kind == "COUNT" and len(tok.value) > 18:
-                self.notes.append(("unmodelled", tok.pos, f"the repeat count {tok.value} overflows "
-                                   "libstdc++'s arithmetic"))
-        low, n = _int32(first.value), 0
+        low, n = self._count(first), 0
         if self._take("COMMA"):
             second = self._take("COUNT")
-            n = None if second is None else _int32(second.value) - low
+            n = None if second is None else self._count(second) - low
         if not self._take("INTERVAL_END"):
             raise _fail("a repetition `{…}` is not closed by `}`", t.pos)
         if n is not None and n < 0:
             raise _fail("a repetition `{n,m}` has m < n", t.pos)
-        if low != int(first.value):
-            self.notes.append(("dialect", first.pos, f"the repeat count {first.value} wraps to the "
-                               f"C int {low} in std::regex"))
         return low, n
+
+    def _count(self, tok: _Token) -> int:
+        """A repeat count as libstdc++ computes it: a long, returned as a C int."""
+        if len(tok.value) > 18:  # the long overflows: undefined in C++; read as 0 here
+            self.notes.append(("unmodelled", tok.pos, f"the repeat count {tok.value} overflows "
+                               "libstdc++'s arithmetic (read as 0 here)"))
+            return 0
+        value = _int32(tok.value)
+        if value != int(tok.value):
+            self.notes.append(("dialect", tok.pos, f"the repeat count {tok.value} wraps to the "
+                               f"C int {value} in std::regex"))
+        return value
 
     def _bracket(self, opener: _Token) -> str:
         """_M_insert_bracket_matcher and _M_expression_term: the set of bytes the class matches."""
