@@ -78,3 +78,20 @@ def test_base_alone_with_mtp_drop_is_the_pruned_stock_file(ftype, fixture_model,
     ruled = dry_run_types(run_quantize(llama_quantize, model, tmp_path / "r.gguf", tmp_path / "kit" / "tensor-types.txt",
                                        dry_run=True, ftype=ftype, extra=prune))
     assert ruled == stock
+
+
+def test_explain_names_the_stock_mix_and_the_bound(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    recipe = tmp_path / "c.recipe"
+    recipe.write_text('recipe "c"\narch qwen35moe\nbase Q4_K_M\nceiling attn_qkv Q5_K\n')
+    model = "examples/qwen3.5-35b-a3b.manifest.json"
+    rc, out, err = recipec_cli("explain", str(recipe), "--model", model, "blk.0.attn_gate.weight")
+    assert rc == 0, err
+    assert out.splitlines()[-2:] == ["  chosen Q4_K (stock:Q4_K_M)",
+                                     "  why    no budget: llama-quantize's own Q4_K_M mix gives it Q4_K, "
+                                     "and no statement changes that"]
+    rc, out, err = recipec_cli("explain", str(recipe), "--model", model, "blk.0.attn_qkv.weight")
+    assert rc == 0, err
+    # Q4_K_M gives attn_qkv (counted as attn_v) Q6_K in the first layer; the ceiling cuts it to Q5_K
+    assert out.splitlines()[-2:] == ["  chosen Q5_K (ceiling@4)",
+                                     f"  why    no budget: the stock Q4_K_M type is cut to the ceiling at {recipe}:4:1"]

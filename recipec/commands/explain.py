@@ -57,15 +57,28 @@ def explain(res, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _why_stock(res, r, g) -> str:
+    """Without a budget a tensor starts at the stock mix's type, moved only by its bounds or a tie."""
+    entry = res.plan.tensor(r.tensor.name)
+    ftype = res.plan.llama_quantize.ftype
+    if entry.reason.startswith("stock:"):
+        return f"no budget: llama-quantize's own {ftype} mix gives it {entry.type}, and no statement changes that"
+    b = next((x for x in (r.floor, r.ceiling) if x is not None and entry.reason.startswith(x.reason)), None)
+    if b is not None:
+        side = "raised to the floor" if b is r.floor else "cut to the ceiling"
+        return f"no budget: the stock {ftype} type is {side} at {b.where}"
+    return f"no budget: tied with {len(g.tensors) - 1} other tensor(s) ({g.tie}), it takes the lowest type they share"
+
+
 def _why(res, r, g) -> str:
     if r.pin:
         return f"pinned at {r.pin.where}"
+    t = res.plan.totals
+    if t.budget is None:
+        return _why_stock(res, r, g)
     if len(g.options) == 1:
         b = r.floor or r.ceiling
         return "the only candidate" + (f" within the bound at {b.where}" if b else "")
-    t = res.plan.totals
-    if t.budget is None:
-        return "no budget: the group takes its lowest-error candidate"
     o = g.options[g.chosen]
     up = [x for x in g.options if x.bytes > o.bytes and x.cost < o.cost]
     down = [x for x in g.options if x.bytes < o.bytes]
