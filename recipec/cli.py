@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "simulate",
     "verify": "verify",
     "diff": "diff",
+    "import": "import_",
 }
 
 
