@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 from recipec.checks import lint
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.emit import render_kit
+from recipec.errorfile import load_errors
 from recipec.imatrix import ImatrixStats, merge
 from recipec.loaders import load_imatrix, load_model
 from recipec.modelinfo import ModelInfo
@@ -84,8 +85,11 @@ def load_inputs(model_path: str, imatrix_paths: Sequence[str]) -> tuple[ModelInf
     return model, (stats[0] if len(stats) == 1 else merge(stats) if stats else None)
 
 
-def compile_recipe(recipe_path: str, model_path: str, imatrix_paths: Sequence[str] = ()) -> Compiled:
-    """Lint, load the inputs, resolve, synthesise and self-check the rules: the Plan."""
+def compile_recipe(recipe_path: str, model_path: str, imatrix_paths: Sequence[str] = (),
+                   errors_path: str | None = None) -> Compiled:
+    """Lint, load the inputs, resolve, synthesise and self-check the rules: the Plan.
+
+    ERRORS_PATH (else the recipe's `errors` statement) names a measured error file."""
     linted = lint_recipe(recipe_path, expect_imatrix=bool(imatrix_paths))
     sources = dict(linted.loaded.sources)
     if not linted.ok:
@@ -93,11 +97,14 @@ def compile_recipe(recipe_path: str, model_path: str, imatrix_paths: Sequence[st
     recipe = linted.loaded.recipe
     try:
         model, imatrix = load_inputs(model_path, imatrix_paths)
+        errors_path = errors_path or recipe.errors
+        errors = load_errors(errors_path) if errors_path else None
         inputs = Inputs(recipe=FileRef(path=str(recipe_path), sha256=recipe.sha256),
                         model=FileRef(path=str(model_path), sha256=sha256_file(model_path)),
-                        imatrix=tuple(FileRef(path=str(p), sha256=sha256_file(p)) for p in imatrix_paths))
+                        imatrix=tuple(FileRef(path=str(p), sha256=sha256_file(p)) for p in imatrix_paths),
+                        errors=FileRef(path=str(errors_path), sha256=sha256_file(errors_path)) if errors else None)
         res = resolve(recipe, model, imatrix, inputs=inputs, model_file=str(model_path),
-                      imatrix_files=tuple(str(p) for p in imatrix_paths))
+                      imatrix_files=tuple(str(p) for p in imatrix_paths), errors=errors)
         plan = with_rules(res.plan)
     except DiagnosticError as exc:
         return Compiled(linted.diagnostics + tuple(exc.diagnostics), sources)

@@ -168,6 +168,14 @@ class Solver:
 
 
 @dataclass(frozen=True)
+class Errors:
+    """`errors "PATH"`: the measured error file (recipec measure), relative to this recipe."""
+
+    path: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Target:
     profile: Word
     span: Span = _span()
@@ -183,7 +191,7 @@ class Serve:
 
 
 Statement = Union[RecipeName, Extends, Arch, Base, Ladder, BudgetAmount, BudgetFit, Bound, Tie,
-                  Depth, Mtp, Solver, Target, Serve]
+                  Depth, Mtp, Solver, Target, Serve, Errors]
 
 
 @dataclass(frozen=True)

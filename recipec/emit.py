@@ -246,6 +246,7 @@ def kit_context(plan: Plan, plan_json: str | None = None) -> dict:
         "size_gb": f"{totals.file_bytes / _GB:.2f}",
         "size_gib": f"{totals.file_bytes / _GIB:.2f}",
         "stock_gb": f"{plan.stock.file_bytes / _GB:.2f}" if plan.stock else None,
+        "errors_name": re.split(r"[\\/]", plan.inputs.errors.path)[-1] if plan.inputs.errors else "",
         "tensor_gib": f"{totals.tensor_bytes / _GIB:.2f}",
         "budget_used": budget_used,
         "budget_gib": f"{totals.budget_bytes / _GIB:.2f}" if totals.budget_bytes else None,

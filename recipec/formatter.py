@@ -20,6 +20,8 @@ def format_statement(s: ast.Statement) -> str:
         return f'recipe "{s.name}"'
     if isinstance(s, ast.Extends):
         return _kw("extends", f'"{s.path}"')
+    if isinstance(s, ast.Errors):
+        return _kw("errors", f'"{s.path}"')
     if isinstance(s, ast.Arch):
         return _kw("arch", _words(s.names))
     if isinstance(s, ast.Base):

@@ -18,7 +18,7 @@ from recipec.source import SourceFile, Span
 from recipec.transformer import ToAst
 
 STATEMENT_KEYWORDS = ("recipe", "extends", "arch", "base", "ladder", "budget", "floor", "ceiling",
-                      "pin", "tie", "depth", "mtp", "solver", "target", "serve")
+                      "pin", "tie", "depth", "mtp", "solver", "target", "serve", "errors")
 
 
 def grammar_text() -> str:

@@ -35,6 +35,7 @@ class Inputs(_Frozen):
     recipe: FileRef
     model: FileRef  # the GGUF (first shard) or manifest JSON given to compile
     imatrix: tuple[FileRef, ...] = ()
+    errors: Optional[FileRef] = None  # the measured error file (recipec measure), if any
 
 
 class RuleEntry(_Frozen):
@@ -105,7 +106,7 @@ class StockEntry(_Frozen):
     file_bytes: int  # predicted file size
     tensor_bytes: int
     bpw: float
-    objective: float  # the plan's objective (sum of weight x error) over the same decided groups
+    objective: Optional[float] = None  # the plan's objective over the same decided groups (None: not measured)
 
 
 class TensorEntry(_Frozen):
@@ -177,6 +178,7 @@ class Plan(_Frozen):
     tensors: tuple[TensorEntry, ...]
     problem: Problem
     stock: Optional[StockEntry] = None  # the stock mix of llama_quantize.ftype, for comparison
+    error_model: Literal["theoretical", "measured", "measured+kld"] = "theoretical"  # what the costs are
     notes: tuple[str, ...] = ()  # warnings and notes the compile raised, as text
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -120,6 +120,7 @@ class Recipe(_Frozen):
     solver: Literal["optimal", "greedy"] = "optimal"
     target: Optional[str] = None
     serve: ServeSettings = ServeSettings()
+    errors: Optional[str] = None  # the measured error file, as a path from the working directory
     spans: dict[str, Span] = {}  # where each singleton statement was said (base, ladder, target …)
 
 
@@ -218,7 +219,7 @@ def load(path: str) -> Loaded:
 
 def _key(s) -> tuple | None:
     """Statements with the same key override each other (the later wins)."""
-    if isinstance(s, (ast.RecipeName, ast.Arch, ast.Base, ast.Ladder, ast.Solver, ast.Target, ast.Mtp)):
+    if isinstance(s, (ast.RecipeName, ast.Arch, ast.Base, ast.Ladder, ast.Solver, ast.Target, ast.Mtp, ast.Errors)):
         return (type(s).__name__,)
     if isinstance(s, (ast.BudgetAmount, ast.BudgetFit)):
         return ("budget",)
@@ -368,6 +369,9 @@ def _build(path: str, src: SourceFile | None, statements: list, diags: list[Diag
         elif isinstance(s, ast.Solver):
             fields["solver"] = s.name
             fields["spans"]["solver"] = s.span
+        elif isinstance(s, ast.Errors):
+            fields["errors"] = os.path.join(os.path.dirname(s.span.file), s.path)
+            fields["spans"]["errors"] = s.span
         elif isinstance(s, ast.Target):
             fields["target"] = s.profile.text.lower()
             fields["spans"]["target"] = s.profile.span

@@ -45,6 +45,9 @@ class ToAst(Transformer):
     def extends_stmt(self, meta, items):
         return ast.Extends(str(items[0])[1:-1], self._span(meta))
 
+    def errors_stmt(self, meta, items):
+        return ast.Errors(str(items[0])[1:-1], self._span(meta))
+
     def arch_stmt(self, meta, items):
         return ast.Arch(tuple(self._word(t) for t in items), self._span(meta))
 

@@ -18,6 +18,8 @@ def add_arguments(parser) -> None:
     """The command's options."""
     parser.add_argument("recipe", metavar="RECIPE")
     parser.add_argument("--model", required=True, metavar="M", help="GGUF (first shard) or manifest JSON")
+    parser.add_argument("--errors", metavar="F", help="measured error file (recipec measure); "
+                        "overrides the recipe's `errors` statement")
     parser.add_argument("--imatrix", action="append", default=[], metavar="I")
     parser.add_argument("tensor", metavar="TENSOR_NAME")
 
@@ -37,7 +39,7 @@ def explain(res, name: str) -> str:
     tie = f" ({g.tie})" if g.tie else ""
     lines.append(f"  group  {len(g.tensors)} tensor(s){tie}, weight {g.weight:.6g}"
                  + (f"; with {', '.join(others[:6])}{' …' if len(others) > 6 else ''}" if others else ""))
-    lines.append(f"  weight {r.weight:.6g} (depth x{r.depth:g})")
+    lines.append(f"  weight {r.weight:.6g} (depth x{r.depth:g}; {res.plan.error_model} error model)")
     if r.bounds:
         lines.append("  bounded by:")
         for b in r.bounds:
@@ -96,7 +98,7 @@ def _why(res, r, g) -> str:
 
 
 def run(args) -> int:
-    compiled = compile_recipe(args.recipe, args.model, args.imatrix)
+    compiled = compile_recipe(args.recipe, args.model, args.imatrix, args.errors)
     diags = list(compiled.diagnostics)
     res = compiled.resolution
     if res is not None and args.tensor not in res.tensors:

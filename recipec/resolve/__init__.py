@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from recipec import plan as P
 from recipec.budget import padded_measure
 from recipec.diagnostics import Diagnostic, DiagnosticError
+from recipec.errorfile import ErrorFile
 from recipec.imatrix import ImatrixStats
 from recipec.modelinfo import ModelInfo
 from recipec.recipe import Recipe
@@ -48,12 +49,13 @@ class Resolution:
 
 def resolve(recipe: Recipe, model: ModelInfo, imatrix: ImatrixStats | None = None, *,
             inputs: P.Inputs | None = None, model_file: str | None = None,
-            imatrix_files: tuple[str, ...] = (), node_limit: int = 20000) -> Resolution:
+            imatrix_files: tuple[str, ...] = (), node_limit: int = 20000,
+            errors: ErrorFile | None = None) -> Resolution:
     """Resolve RECIPE against MODEL (and IMATRIX) into a Plan; raise DiagnosticError on errors."""
     check_arch(recipe, model)
-    s = settings(recipe, model, imatrix=imatrix is not None)
+    s = settings(recipe, model, imatrix=imatrix is not None, errors=errors)
     bounds, found = bind(recipe, s)
-    res, more = resolve_tensors(recipe, s, bounds, weigher(recipe, s.out_model, imatrix), imatrix)
+    res, more = resolve_tensors(recipe, s, bounds, weigher(recipe, s.out_model, imatrix, s.errors), imatrix)
     found += more
     errors = [d for d in found if d.is_error]
     if errors:

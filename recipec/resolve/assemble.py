@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from recipec import errormodel, ggml
+from recipec import ggml
 from recipec.version import __version__
 from recipec import plan as P
 from recipec.diagnostics import Diagnostic
@@ -130,8 +130,10 @@ def stock_entry(s: Settings, res: dict[str, TensorResolution], solved: Solved) -
     pred = predict_file_size(s.out_model, types, extra_kv_bytes=solved.added_kv[0])
     tensor_bytes = sum(ggml.tensor_bytes(types[t.name], t.shape) for t in s.out_model.tensors)
     n_el = s.out_model.n_elements
-    objective = sum(res[n].weight * errormodel.error(types[n])
-                    for i in solved.decided for n in solved.groups[i].tensors)
+    errs = [s.error(n, types[n], types[n]) for i in solved.decided for n in solved.groups[i].tensors]
+    names = [n for i in solved.decided for n in solved.groups[i].tensors]
+    objective = (None if any(e is None for e in errs)  # a stock type the error file did not measure
+                 else sum(res[n].weight * e for n, e in zip(names, errs)))
     return P.StockEntry(ftype=s.ftype, file_bytes=pred.bytes, tensor_bytes=tensor_bytes,
                         bpw=round(8 * tensor_bytes / n_el, 6) if n_el else 0.0, objective=objective)
 
@@ -163,4 +165,5 @@ def plan(recipe: Recipe, s: Settings, tensors: list[P.TensorEntry], solved: Solv
                        bytes=sum(e.bytes for e in tensors if e.mtp)),
         serve=P.ServeEntry(**{k: getattr(recipe.serve, k) for k in
                               ("ctx", "flash_attn", "cache_type", "spec_mtp", "mmproj", "ngl")}),
-        tensors=tuple(tensors), problem=problem(solved), stock=stock, notes=tuple(notes))
+        tensors=tuple(tensors), problem=problem(solved), stock=stock, notes=tuple(notes),
+        error_model="theoretical" if s.errors is None else "measured+kld" if s.errors.alpha else "measured")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from recipec import errormodel, ggml
+from recipec import ggml
 from recipec.diagnostics import Diagnostic
 from recipec.imatrix import ImatrixStats
 from recipec.llamacpp import is_quantizable, needs_imatrix, shape_fallback
@@ -105,11 +105,15 @@ def candidates(t: TensorInfo, d: Deciding, s: Settings, weight: float,
         out = shape_fallback(x, t.shape[0])
         if why is None and out in seen:
             why = f"writes {out}, like a cheaper candidate"
+        err = s.error(t.name, x, out) if why is None else None
+        if err is None and why is None and (d.pin is not None or s.from_stock):
+            err = 0.0  # no trade-off is made here (a pin, or no budget): the error only informs explain
+        elif why is None and err is None:
+            why = "not measured in the error file"
         if why is not None:
             removed.append((x, why))
             continue
         seen.add(out)
-        err = errormodel.error(out)
         cands.append(Candidate(x, out, ggml.tensor_bytes(out, t.shape), err, weight * err))
     return cands, removed
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional
 
-from recipec import ggml, hardware
+from recipec import errormodel, ggml, hardware
 from recipec.diagnostics import Diagnostic, DiagnosticError
+from recipec.errorfile import ErrorFile, tensors_digest
 from recipec.llamacpp import tensor_info_bytes
 from recipec.mixture import prune_layers, stock_types
 from recipec.modelinfo import ModelInfo
@@ -44,6 +45,15 @@ class Settings:
     drop: bool
     stock: Mapping[str, str] = field(default_factory=dict)  # the FTYPE's stock type of every output tensor
     from_stock: bool = False  # no budget: tensors start at their stock type
+    errors: Optional[ErrorFile] = None  # measured errors (recipec measure); None: the theoretical model
+
+    def error(self, name: str, requested: str, written: str) -> Optional[float]:
+        """The relative error of tensor NAME asked as REQUESTED (written as WRITTEN): measured t²
+        when an error file is given (None where it has no measurement), else the theoretical one."""
+        if self.errors is None:
+            return errormodel.error(written)
+        te = self.errors.tensors.get(name)
+        return None if te is None else te.t2.get(requested)
 
 
 def check_arch(recipe: Recipe, model: ModelInfo) -> None:
@@ -55,7 +65,7 @@ def check_arch(recipe: Recipe, model: ModelInfo) -> None:
                                             f"{model.arch} to the arch statement"))
 
 
-def settings(recipe: Recipe, model: ModelInfo, *, imatrix: bool = False) -> Settings:
+def settings(recipe: Recipe, model: ModelInfo, *, imatrix: bool = False, errors: ErrorFile | None = None) -> Settings:
     """The FTYPE, ladder, target profile, MTP shape and stock mix of compiling RECIPE against MODEL."""
     has_mtp = model.nextn_layers > 0 and any(t.mtp for t in model.tensors)
     drop = has_mtp and recipe.mtp.policy == "drop"
@@ -64,7 +74,18 @@ def settings(recipe: Recipe, model: ModelInfo, *, imatrix: bool = False) -> Sett
     return Settings(ftype=ftype, ladder=tuple(recipe.ladder or DEFAULT_LADDER),
                     profile=hardware.profile(recipe.target) if recipe.target else None, model=model,
                     out_model=out_model, has_mtp=has_mtp, drop=drop,
-                    stock=_stock(model, ftype, imatrix, drop), from_stock=recipe.budget is None)
+                    stock=_stock(model, ftype, imatrix, drop), from_stock=recipe.budget is None,
+                    errors=_matching(errors, model, recipe))
+
+
+def _matching(errors: ErrorFile | None, model: ModelInfo, recipe: Recipe) -> ErrorFile | None:
+    """ERRORS when they were measured on MODEL (its tensor table); M106 otherwise."""
+    if errors is not None and errors.model.tensors_sha256 != tensors_digest(model.tensors):
+        raise DiagnosticError(Diagnostic(
+            "M106", f"the error file was measured on another model ({errors.model.arch}, "
+                    f"{errors.model.tensor_count} tensors; this one is {model.arch}, {len(model.tensors)} tensors)",
+            recipe.spans.get("errors"), hint="measure this model with `recipec measure`"))
+    return errors
 
 
 def _stock(model: ModelInfo, ftype: str, imatrix: bool, drop: bool) -> dict[str, str]:

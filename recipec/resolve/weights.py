@@ -14,6 +14,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Optional
 
+from recipec.errorfile import ErrorFile
 from recipec.imatrix import ImatrixStats
 from recipec.modelinfo import ModelInfo, TensorInfo
 from recipec.recipe import Recipe
@@ -28,12 +29,18 @@ class Weigher:
     imatrix: Optional[ImatrixStats]
     trunk: int
     fallback_importance: float  # the median importance: for tensors the imatrix has no data for
+    errors: Optional[ErrorFile] = None
 
     def depth(self, t: TensorInfo) -> float:
         return depth_of(self.recipe.depth, t, self.trunk)
 
     def energy(self, t: TensorInfo) -> float:
-        """The activation energy of T (importance x elements, per matrix)."""
+        """The activation energy of T: measured (Σ w W², times the probes' alpha) when an error file
+        has it, else importance x elements, per matrix."""
+        measured = self.errors.tensors.get(t.name) if self.errors is not None else None
+        if measured is not None:
+            scale = 1.0 if measured.weighted else self.fallback_importance  # plain Σ W² at the median w
+            return measured.energy * scale * alpha_of(self.errors.alpha, t, self.trunk)
         per = t.shape[0] * (t.shape[1] if len(t.shape) > 1 else 1)
         ts = self.imatrix.get(t.name) if self.imatrix is not None else None
         if ts is not None:
@@ -45,7 +52,30 @@ class Weigher:
         return self.energy(t) * self.depth(t)
 
 
-def weigher(recipe: Recipe, out_model: ModelInfo, imatrix: ImatrixStats | None) -> Weigher:
+def band(t: TensorInfo, trunk: int) -> Optional[str]:
+    """The depth band of T: first, early, mid, late, last (trunk thirds between), mtp; None for globals."""
+    if t.mtp:
+        return "mtp"
+    if t.layer is None:
+        return None
+    if t.layer == 0:
+        return "first"
+    if t.layer >= trunk - 1:
+        return "last"
+    third = 3 * t.layer // max(1, trunk - 1)
+    return ("early", "mid", "late")[min(third, 2)]
+
+
+def alpha_of(alpha: dict[str, float], t: TensorInfo, trunk: int) -> float:
+    """The probes' multiplier for T: `ROLE@BAND`, else `ROLE`, else 1."""
+    b = band(t, trunk)
+    if b is not None and f"{t.role}@{b}" in alpha:
+        return alpha[f"{t.role}@{b}"]
+    return alpha.get(t.role, 1.0)
+
+
+def weigher(recipe: Recipe, out_model: ModelInfo, imatrix: ImatrixStats | None,
+            errors: ErrorFile | None = None) -> Weigher:
     """The weigher for OUT_MODEL's tensors (the fallback importance is the median of its data)."""
     imps: list[float] = []
     if imatrix is not None:
@@ -54,4 +84,4 @@ def weigher(recipe: Recipe, out_model: ModelInfo, imatrix: ImatrixStats | None) 
             if ts is not None:
                 imps.append(float(sum(ts.importance)) / max(1, len(ts.importance)))
     fallback = statistics.median(imps) if imps else 1.0
-    return Weigher(recipe, imatrix, out_model.trunk_layers, fallback)
+    return Weigher(recipe, imatrix, out_model.trunk_layers, fallback, errors)

@@ -3,7 +3,7 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-q4_k_m-mtp-q6k.recipe
 # recipe sha256: 166e26e8f63ab1d97ad946674771ad452ad87a88709990d4a76591b0adc9e3e9
-# plan sha256: cbd8806a9c9f58da9cd89694204325144e1eb527b75dc31ff5eaaa038204764c
+# plan sha256: 2c9cbfcc0901ba8c331aa40d7aa6779809b96933f6f41d3ab9b3fc2af71f2bc2
 # target: none
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.
