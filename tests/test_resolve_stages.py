@@ -84,6 +84,9 @@ def test_weights_without_imatrix_are_element_counts(llama, tmp_path):
     w = weigher(r, llama, None)
     assert w.weight(llama.tensor("blk.0.attn_k.weight")) == 2.0 * 256 * 128
     assert w.weight(llama.tensor("blk.1.attn_k.weight")) == 256 * 128
+    # no imatrix data: the documented priors over the median importance (1 without an imatrix)
+    assert w.weight(llama.tensor("output.weight")) == 12.5 * 256 * 320
+    assert w.weight(llama.tensor("token_embd.weight")) == 1.8 * 256 * 320
 
 
 def test_ties_per_layer_and_group_options(llama, tmp_path):

@@ -3,7 +3,8 @@
 A tensor's weight is its activation energy: for each matrix (each expert of a stack) the imatrix
 importance (mean over columns of in_sum2 / counts) x ne0 x output rows, summed. Without an
 imatrix the importance is 1, so the weight is the element count; tensors the imatrix has no data
-for get the median importance of those it has. The depth multiplier is the last `depth`
+for get the median importance of those it has, times the documented prior of errormodel for
+output.weight and token_embd (1 for every other role). The depth multiplier is the last `depth`
 statement naming the tensor's layer (MTP layers: 1 unless a `depth @mtp`-style statement names
 them). A group's weight is the sum over its tensors.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from recipec.errorfile import ErrorFile
+from recipec.errormodel import no_data_prior
 from recipec.imatrix import ImatrixStats
 from recipec.modelinfo import ModelInfo, TensorInfo
 from recipec.recipe import Recipe
@@ -39,14 +41,18 @@ class Weigher:
         has it, else importance x elements, per matrix."""
         measured = self.errors.tensors.get(t.name) if self.errors is not None else None
         if measured is not None:
-            scale = 1.0 if measured.weighted else self.fallback_importance  # plain Σ W² at the median w
-            return measured.energy * scale * alpha_of(self.errors.alpha, t, self.trunk)
+            alpha = alpha_of(self.errors.alpha, t, self.trunk)
+            if measured.weighted:
+                return measured.energy * (alpha if alpha is not None else 1.0)
+            # plain Σ W²: at the median w, and (until a probe measured it) the role's prior
+            prior = no_data_prior(t.role) if alpha is None else alpha
+            return measured.energy * self.fallback_importance * prior
         per = t.shape[0] * (t.shape[1] if len(t.shape) > 1 else 1)
         ts = self.imatrix.get(t.name) if self.imatrix is not None else None
         if ts is not None:
             return float(sum(ts.importance)) * per
         n_mat = t.n_elements // per if per else 1
-        return self.fallback_importance * per * n_mat
+        return self.fallback_importance * no_data_prior(t.role) * per * n_mat
 
     def weight(self, t: TensorInfo) -> float:
         return self.energy(t) * self.depth(t)
@@ -66,12 +72,12 @@ def band(t: TensorInfo, trunk: int) -> Optional[str]:
     return ("early", "mid", "late")[min(third, 2)]
 
 
-def alpha_of(alpha: dict[str, float], t: TensorInfo, trunk: int) -> float:
-    """The probes' multiplier for T: `ROLE@BAND`, else `ROLE`, else 1."""
+def alpha_of(alpha: dict[str, float], t: TensorInfo, trunk: int) -> Optional[float]:
+    """The probes' multiplier for T: `ROLE@BAND`, else `ROLE`; None when no probe measured it."""
     b = band(t, trunk)
     if b is not None and f"{t.role}@{b}" in alpha:
         return alpha[f"{t.role}@{b}"]
-    return alpha.get(t.role, 1.0)
+    return alpha.get(t.role)
 
 
 def weigher(recipe: Recipe, out_model: ModelInfo, imatrix: ImatrixStats | None,

@@ -3,7 +3,7 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-ashq1-budget.recipe
 # recipe sha256: 9310693e655ed32f2c96680fc3f65b70f91ec94f43fb363170021824da342ae9
-# plan sha256: 7249b3abbe7de284f23f1a5948809934e6c13acaa07882a22a2e1dc943fcfd77
+# plan sha256: ed97b09904d1ff1a6499723dc8fb2f1a0ad3d7fafdef068af366d2cec389768d
 # target: none
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.

@@ -3,7 +3,7 @@
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-fit-24gib.recipe
 # recipe sha256: 7064b44d5fa36746fd4d7ba6aab9b3739d53f155a9f5def7ade61938723c6025
-# plan sha256: 77c62fd016aefb4d950ed005788597075d35ad7d46b402f2d270983a69fa8751 (plan.lock.json beside this script)
+# plan sha256: e981116e8f0a91139761a41d0441ee177456dcbdd9982a228515a0522d241b5f (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -18,7 +18,7 @@ set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
 RECIPE_NAME='qwen35moe-fit-24gib-ctx32k'
-PLAN_SHA256='77c62fd016aefb4d950ed005788597075d35ad7d46b402f2d270983a69fa8751'
+PLAN_SHA256='e981116e8f0a91139761a41d0441ee177456dcbdd9982a228515a0522d241b5f'
 FTYPE='Q4_K_M'
 PREDICTED_BYTES=24238026080
 SPLIT_INPUT=0

@@ -3,7 +3,7 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-fit-24gib.recipe
 # recipe sha256: 7064b44d5fa36746fd4d7ba6aab9b3739d53f155a9f5def7ade61938723c6025
-# plan sha256: 77c62fd016aefb4d950ed005788597075d35ad7d46b402f2d270983a69fa8751
+# plan sha256: e981116e8f0a91139761a41d0441ee177456dcbdd9982a228515a0522d241b5f
 # target: cuda
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.

@@ -3,7 +3,7 @@
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-iq4xs-mtp-q6k.recipe
 # recipe sha256: b5e3e26a3410e0994a56f4c7d177c30db5cc607004f802411a7193e3d336f230
-# plan sha256: 7bbb1af4f55de433460ededa48e8e658422aa78670ccdc0244efb93063ef4530 (plan.lock.json beside this script)
+# plan sha256: a76006179dda50806dc7d389719e64c4cd5a3e8ac7ad6fab4f919a6f2e248e1b (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -18,7 +18,7 @@ set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
 RECIPE_NAME='qwen35moe-iq4xs-mtp-q6k'
-PLAN_SHA256='7bbb1af4f55de433460ededa48e8e658422aa78670ccdc0244efb93063ef4530'
+PLAN_SHA256='a76006179dda50806dc7d389719e64c4cd5a3e8ac7ad6fab4f919a6f2e248e1b'
 FTYPE='IQ4_XS'
 PREDICTED_BYTES=21525163360
 SPLIT_INPUT=0

@@ -3,7 +3,7 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-iq4xs-mtp-q6k.recipe
 # recipe sha256: b5e3e26a3410e0994a56f4c7d177c30db5cc607004f802411a7193e3d336f230
-# plan sha256: 7bbb1af4f55de433460ededa48e8e658422aa78670ccdc0244efb93063ef4530
+# plan sha256: a76006179dda50806dc7d389719e64c4cd5a3e8ac7ad6fab4f919a6f2e248e1b
 # target: cuda
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.

@@ -3,7 +3,7 @@
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-q4_k_m-mtp-q6k.recipe
 # recipe sha256: 166e26e8f63ab1d97ad946674771ad452ad87a88709990d4a76591b0adc9e3e9
-# plan sha256: 2c9cbfcc0901ba8c331aa40d7aa6779809b96933f6f41d3ab9b3fc2af71f2bc2 (plan.lock.json beside this script)
+# plan sha256: 40110f5d60d48694094e9e86675347a76ed93b3a420507d301cfd0e44a85d4c7 (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -18,7 +18,7 @@ set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
 RECIPE_NAME='qwen35moe-q4_k_m-mtp-q6k'
-PLAN_SHA256='2c9cbfcc0901ba8c331aa40d7aa6779809b96933f6f41d3ab9b3fc2af71f2bc2'
+PLAN_SHA256='40110f5d60d48694094e9e86675347a76ed93b3a420507d301cfd0e44a85d4c7'
 FTYPE='Q4_K_M'
 PREDICTED_BYTES=21850393952
 SPLIT_INPUT=0

@@ -3,7 +3,7 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-q4_k_m-mtp-q6k.recipe
 # recipe sha256: 166e26e8f63ab1d97ad946674771ad452ad87a88709990d4a76591b0adc9e3e9
-# plan sha256: 2c9cbfcc0901ba8c331aa40d7aa6779809b96933f6f41d3ab9b3fc2af71f2bc2
+# plan sha256: 40110f5d60d48694094e9e86675347a76ed93b3a420507d301cfd0e44a85d4c7
 # target: none
 #
 # Starts llama-server on the quantized model with the recipe's serve settings.
