@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "verify": "verify",
     "diff": "diff",
     "import": "import_",
+    "measure": "measure",
 }
 
 

@@ -1,0 +1,78 @@
+"""Measure every quantized tensor's error at every type with the real llama-quantize: an error file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from recipec.diagnostics import error
+from recipec.exitcodes import exit_code
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return v
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return v
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `recipec measure`."""
+    from recipec.measure.run import DEFAULT_MIN_ROWS, DEFAULT_ROW_FRACTION, DEFAULT_TYPES
+
+    parser.add_argument("model", metavar="MODEL.gguf", help="the model GGUF (first shard of a split model)")
+    parser.add_argument("--imatrix", metavar="I", help="its imatrix (GGUF or .dat): errors are weighted by it")
+    parser.add_argument("-o", "--output", required=True, metavar="ERRORS.json", help="the error file to write")
+    parser.add_argument("--types", nargs="+", metavar="T", default=list(DEFAULT_TYPES),
+                        help=f"types to measure (default: {' '.join(DEFAULT_TYPES)})")
+    parser.add_argument("--row-fraction", type=_fraction, default=DEFAULT_ROW_FRACTION, metavar="F",
+                        help="share of each tensor's rows sampled (default 1/32)")
+    parser.add_argument("--min-rows", type=_positive, default=DEFAULT_MIN_ROWS, metavar="N",
+                        help=f"at least N rows per tensor, or all of them (default {DEFAULT_MIN_ROWS})")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="row sampling seed (default 0)")
+    parser.add_argument("--llama-quantize", metavar="PATH",
+                        help="the llama-quantize binary (default: $LLAMA_QUANTIZE, else on PATH)")
+    parser.add_argument("--work", metavar="DIR",
+                        help="cache of samples and per-type results (default: ERRORS.json.work)")
+
+
+def _binary(arg: str | None) -> str:
+    found = arg or os.environ.get("LLAMA_QUANTIZE") or shutil.which("llama-quantize")
+    if not found:
+        raise error("U003", "llama-quantize not found (no --llama-quantize, no $LLAMA_QUANTIZE, not on PATH)",
+                    hint="build llama.cpp's llama-quantize and pass it with --llama-quantize PATH")
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure and write the error file; notes (types not measured) go to stderr."""
+    from recipec.measure import Options, Sampling, load_inputs, measure, write_errors
+    from recipec.report import print_text
+
+    work = Path(args.work) if args.work else Path(args.output).with_name(Path(args.output).name + ".work")
+    opts = Options(llama_quantize=_binary(args.llama_quantize), work=work, types=tuple(args.types),
+                   sampling=Sampling(args.row_fraction, args.min_rows, args.seed))
+    inputs = load_inputs(args.model, args.imatrix)
+    errors, notes = measure(inputs, opts)
+    write_errors(errors, args.output)
+    if notes:
+        print_text(notes, sys.stderr)
+    print(f"measure: wrote {args.output} ({len(errors.tensors)} tensors, {len(errors.protocol.types)} types)",
+          file=sys.stderr)
+    return exit_code(notes)

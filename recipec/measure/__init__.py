@@ -1,0 +1,12 @@
+"""`recipec measure`: the measured error model t²(tensor, type) of one model (recipec.errorfile).
+
+    model ─sample─► sampled copy ─llama-quantize × type─► quantized copies ─dequantize, compare─► ErrorFile
+
+`sample` writes the row-sampled copy, `quantizer` runs the real llama-quantize on it, `compare`
+computes energy and t², `run` caches, resumes and assembles the file.
+"""
+
+from recipec.measure.run import DEFAULT_TYPES, Inputs, Options, load_inputs, measure, write_errors
+from recipec.measure.sample import Sampling
+
+__all__ = ["DEFAULT_TYPES", "Inputs", "Options", "Sampling", "load_inputs", "measure", "write_errors"]
