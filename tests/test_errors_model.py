@@ -130,3 +130,25 @@ def test_a_type_the_file_did_not_measure_is_not_a_candidate(llama, tmp_path):
     assert rc == 0, err
     assert "     Q6_K     removed: not measured in the error file" in out
     assert "measured error model" in out
+
+
+@pytest.mark.llama
+def test_measure_then_compile_with_the_measured_file(fixture_model, fixture_imatrix, llama_quantize, tmp_path):
+    """The whole route on the real binary: measure, compile --errors under a budget, the kit's plan
+    says `measured`, and every decided group's costs are energy x t² from the file."""
+    model, imatrix = fixture_model("qwen35moe"), fixture_imatrix("qwen35moe")
+    errs = tmp_path / "errs.json"
+    rc, _, err = recipec_cli("measure", str(model), "--imatrix", str(imatrix), "-o", str(errs),
+                             "--llama-quantize", str(llama_quantize))
+    assert rc == 0, err
+    rc, plan, err = _plan(tmp_path, model, "ladder Q3_K Q4_K Q5_K Q6_K Q8_0\nbudget 5 bpw\n",
+                          "--errors", str(errs), "--imatrix", str(imatrix))
+    assert rc == 0, err
+    assert plan["error_model"] == "measured" and plan["totals"]["bpw"] <= 5.0
+    measured = json.loads(errs.read_text())["tensors"]
+    for g in plan["problem"]["groups"]:
+        if len(g["tensors"]) == 1 and measured[g["tensors"][0]]["weighted"]:
+            te = measured[g["tensors"][0]]
+            costs = sorted(o["cost"] for o in g["options"])
+            want = sorted(te["energy"] * te["t2"][typ] for typ in te["t2"] if typ in [o["type"] for o in g["options"]])
+            assert costs == pytest.approx(want)
