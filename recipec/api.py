@@ -112,7 +112,7 @@ def compile_recipe(recipe_path: str, model_path: str, imatrix_paths: Sequence[st
 
 
 def render_plan(plan: Plan) -> Rendered:
-    """The kit for PLAN (plan.lock.json, tensor-types.txt, quantize.sh, serve.sh, card.md)."""
+    """The kit for PLAN (plan.lock.json, tensor-types.txt, quantize.sh, serve.sh, measure.sh, card.md)."""
     try:
         return Rendered((), render_kit(plan))
     except DiagnosticError as exc:

@@ -1,4 +1,5 @@
-"""Emit: a Plan -> the kit's files (plan.lock.json, tensor-types.txt, quantize.sh, serve.sh, card.md).
+"""Emit: a Plan -> the kit's files (plan.lock.json, tensor-types.txt, quantize.sh, serve.sh, measure.sh,
+card.md).
 
 Templates are dumb: a sandboxed, StrictUndefined Jinja environment renders them from a context
 computed here, every value that reaches a shell goes through `shquote`, and nothing depends on
@@ -25,7 +26,7 @@ from recipec.llamacpp import Rule
 from recipec.plan import PROVENANCE_KEYS, Plan, kv_string, layer_ranges
 from recipec.rules import format_rules
 
-KIT_FILES = ("plan.lock.json", "tensor-types.txt", "quantize.sh", "serve.sh", "card.md")
+KIT_FILES = ("plan.lock.json", "tensor-types.txt", "quantize.sh", "serve.sh", "measure.sh", "card.md")
 # Tensor names the scripts carry as data (one `NAME TYPE` line each, split on white space).
 _SCRIPTABLE_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
 _SHARD = re.compile(r"-00001-of-(\d{5})\.gguf$")
@@ -169,6 +170,24 @@ def _script_options(lq) -> list[str]:
     return out
 
 
+def _measure_types(plan: Plan) -> list[str]:
+    """The types measure.sh asks `recipec measure` for: the optimiser's candidate types on the tensors
+    whose rows take every type as it is (ne0 a multiple of 256, so no shape fallback renames a type),
+    cheapest first; every candidate type when no such tensor was decided. Empty: no decision was
+    made, and `recipec measure` measures its default types."""
+    from recipec import ggml
+
+    rows = {t.name: t.shape[0] for t in plan.tensors}
+    plain: set[str] = set()
+    every: set[str] = set()
+    for g in plan.problem.groups:
+        types = {o.type.upper() for o in g.options}
+        every |= types
+        if all(rows.get(n, 1) % 256 == 0 for n in g.tensors):
+            plain |= types
+    return sorted(plain or every, key=lambda ty: (ggml.bits_per_weight(ty), ty))
+
+
 def _check(plan: Plan) -> None:
     problems = []
     if plan.serve.spec_mtp and plan.mtp.policy in ("drop", "none"):
@@ -257,6 +276,7 @@ def kit_context(plan: Plan, plan_json: str | None = None) -> dict:
         "command": command_text,
         "command_fence": fence(command_text),
         "n_tensors": len(plan.tensors),
+        "measure_types": _measure_types(plan),
     }
 
 
@@ -274,7 +294,7 @@ def render_kit(plan: Plan) -> dict[str, str]:
         "plan.lock.json": plan_json,
         "tensor-types.txt": format_rules(Rule(r.pattern, r.type) for r in plan.llama_quantize.rules),
     }
-    for name in ("quantize.sh", "serve.sh", "card.md"):
+    for name in ("quantize.sh", "serve.sh", "measure.sh", "card.md"):
         try:
             files[name] = env.get_template(name + ".jinja").render(ctx)
         except jinja2.TemplateError as exc:  # a template bug, reported as one

@@ -6,7 +6,8 @@ activation of column j (per expert for 3-D stacks; w = 1, flagged `weighted: fal
 imatrix has no data), Ŵ the real ggml quantizer's output for the type llama-quantize writes
 (through the shape fallback), and `energy` = Σ w_j W²_ij over all rows (estimated from the sample).
 The absolute error of a tensor at a type is energy × t². `alpha` holds multipliers fitted from
-KLD probes (key: a role, or `ROLE@BAND`), 1 where absent.
+KLD probes (key: a tensor name, `ROLE@BAND`, or a role; the most specific one applies), and
+`probes` every probe as measured (no timings: the same inputs write the same file).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class ErrorFile(_Frozen):
     model: ModelRef
     protocol: Protocol
     tensors: dict[str, TensorErrors]
-    alpha: dict[str, float] = {}  # role or ROLE@BAND -> multiplier from KLD probes
+    alpha: dict[str, float] = {}  # tensor name, ROLE@BAND or role -> multiplier from KLD probes
     probes: tuple[dict, ...] = ()  # the KLD probes behind alpha, as measured
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)

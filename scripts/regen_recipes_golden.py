@@ -4,7 +4,7 @@
 
 Each recipes/NAME.recipe is compiled against the example manifest and imatrix summary, from the
 repository root with relative paths (so the files name no machine path), into
-tests/cases/recipes/NAME/ (plan.lock.json, tensor-types.txt, quantize.sh, serve.sh, card.md).
+tests/cases/recipes/NAME/ (plan.lock.json, tensor-types.txt, quantize.sh, serve.sh, measure.sh, card.md).
 """
 
 from __future__ import annotations

@@ -32,14 +32,14 @@ def plan(kit) -> Plan:
 def test_kit_files_and_byte_stability(kit, plan):
     assert sorted(p.name for p in kit.iterdir()) == sorted(KIT_FILES)
     again = render_kit(plan)
-    for name in ("plan.lock.json", "tensor-types.txt", "serve.sh", "card.md"):
+    for name in ("plan.lock.json", "tensor-types.txt", "serve.sh", "measure.sh", "card.md"):
         assert again[name] == (kit / name).read_text(), name
     assert render_kit(plan) == again
 
 
 def test_headers_name_recipe_hash_and_version(kit, plan):
     recipe_sha256 = hashlib.sha256(RECIPE.encode()).hexdigest()  # the bytes compiled_kit wrote
-    for name in ("quantize.sh", "serve.sh", "card.md"):
+    for name in ("quantize.sh", "serve.sh", "measure.sh", "card.md"):
         text = (kit / name).read_text()
         head = "\n".join(text.splitlines()[:6])
         assert plan.inputs.recipe.path in head and recipe_sha256 in head
@@ -47,6 +47,23 @@ def test_headers_name_recipe_hash_and_version(kit, plan):
     lock = json.loads((kit / "plan.lock.json").read_text())
     assert lock["inputs"]["recipe"]["sha256"] == recipe_sha256
     assert lock["recipec_version"] == __version__
+
+
+def _measure_types(kit) -> list[str]:
+    text = (kit / "measure.sh").read_text()
+    block = text.split("\nTYPES=(\n", 1)[1].split("\n)\n", 1)[0]
+    return [shlex.split(line)[0] for line in block.splitlines()]
+
+
+def test_measure_asks_for_the_ladder_types(kit, fixture_model, tmp_path):
+    assert _measure_types(kit) == ["Q4_K", "Q5_K", "Q6_K", "Q8_0"]
+    # llama's ffn_down has rows of 800: Q4_K falls back to Q5_0 there, which is no ladder type
+    llama = compiled_kit(tmp_path, 'recipe "m"\nladder Q4_K Q8_0\nbudget 6 bpw\n', fixture_model("llama"))
+    plan = Plan.load(str(llama / "plan.lock.json"))
+    assert "Q5_0" in {o.type for g in plan.problem.groups for o in g.options}
+    assert _measure_types(llama) == ["Q4_K", "Q8_0"]
+    text = (llama / "measure.sh").read_text()
+    assert 'OUT=${OUT:-$HERE/errors.json}' in text and "--kld) need_value" in text
 
 
 # ggml's own spelling of the types this recipe can write (ggml type_traits type_name)

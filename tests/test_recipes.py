@@ -41,7 +41,7 @@ def test_compiles_to_its_golden_kit(recipe, tmp_path):
     for name in got:
         assert (tmp_path / "kit" / name).read_text() == (golden / name).read_text(), (
             f"{name} differs from tests/cases/recipes/{recipe.stem}; run scripts/regen_recipes_golden.py")
-    for script in ("quantize.sh", "serve.sh"):
+    for script in ("quantize.sh", "serve.sh", "measure.sh"):
         assert subprocess.run([BASH, "-n", str(golden / script)]).returncode == 0
 
 
@@ -62,4 +62,4 @@ def test_walkthrough_main_command(tmp_path, monkeypatch):
     assert rc == 0, err
     assert f"wrote {out}" in err
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["plan.lock.json", "tensor-types.txt", "quantize.sh", "serve.sh", "card.md"])
+        ["plan.lock.json", "tensor-types.txt", "quantize.sh", "serve.sh", "measure.sh", "card.md"])

@@ -16,7 +16,7 @@ import pytest
 from tests.kit_helpers import recipec_cli
 from tests.test_recipes import RECIPES, regen
 
-KIT = ("card.md", "plan.lock.json", "quantize.sh", "serve.sh", "tensor-types.txt")
+KIT = ("card.md", "measure.sh", "plan.lock.json", "quantize.sh", "serve.sh", "tensor-types.txt")
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
@@ -31,6 +31,7 @@ def test_render_reproduces_the_compiled_kit(recipe, tmp_path):
     for name in KIT:
         assert (tmp_path / "kit" / name).read_bytes() == (golden / name).read_bytes(), name
     assert (tmp_path / "kit" / "quantize.sh").stat().st_mode & 0o111
+    assert (tmp_path / "kit" / "measure.sh").stat().st_mode & 0o111
 
 
 def test_render_check(tmp_path):

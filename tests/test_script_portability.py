@@ -1,10 +1,12 @@
-"""quantize.sh and serve.sh run on bash 3.2 (macOS) and later, under `set -u`, with every array empty.
+"""The kit's scripts (quantize.sh, serve.sh, measure.sh) run on bash 3.2 (macOS) and later, under
+`set -u`, with every array empty.
 
 Rendered for several kits (no imatrix, an imatrix, MTP dropped and kept, a split model, and the
 curated golden kits), the scripts must pass `bash -n` and shellcheck, expand no array unguarded
 (bash before 4.4 calls an empty array unbound under `set -u`), use nothing newer than bash 3.2,
 carry their partials byte for byte, and run their --help and the preflight and dry-run gate (on
-a stand-in llama-quantize) and serve.sh (on a stand-in llama-server) under every bash on PATH.
+a stand-in llama-quantize), serve.sh (on a stand-in llama-server) and measure.sh (on a stand-in
+recipec) under every bash on PATH.
 No llama.cpp build is needed.
 """
 
@@ -20,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from recipec import filecheck
+from recipec.emit import KIT_FILES
 from tests.ci import in_ci
 from tests.kit_helpers import ROOT, compiled_kit, script_env
 from tests.script_scan import bash4_features, heredoc_body, unguarded_arrays
@@ -35,7 +38,7 @@ KITS = {  # name: (fixture model, recipe, compile with the fixture imatrix)
     "split": ("llama_split", 'recipe "split"\narch llama\nbase Q8_0\nladder Q4_K Q8_0\n', False),
 }
 GOLDEN = sorted((ROOT / "tests" / "cases" / "recipes").glob("*/quantize.sh"))
-SCRIPTS = ("quantize.sh", "serve.sh")
+SCRIPTS = tuple(name for name in KIT_FILES if name.endswith(".sh"))
 
 
 def _bashes() -> list[str]:
@@ -190,3 +193,36 @@ def test_serve_passes_exactly_its_arguments(bash, kits, fixture_model, tmp_path)
     assert dropped[:6] == plain and dropped[-2:] == ["--mmproj", "mm $(x).gguf"]
     assert {"-c", "-ngl", "-fa", "-ctk", "-ctv"} <= set(dropped)
     assert "--spec-type" in serve("mtp-keep")
+
+
+@pytest.mark.parametrize("bash", BASHES)
+def test_measure_passes_exactly_its_arguments(bash, kits, fixture_model, fixture_imatrix, tmp_path):
+    """measure.sh on a stand-in recipec: the plan's types, the imatrix only when set, the probes only
+    with --kld, arguments after -- unchanged, and no empty word from an empty array."""
+    _stub(tmp_path / "recipec", 'printf "%s\\0" "$@" >"$STUB_ARGV"\n')
+    quantize = _stub(tmp_path / "llama-quantize", "exit 0\n")
+    perplexity = _stub(tmp_path / "llama-perplexity", "exit 0\n")
+    (tmp_path / "probe.txt").write_text("text\n")
+    model, imatrix = str(fixture_model("llama")), str(fixture_imatrix("llama"))
+    env = script_env(tmp_path, STUB_ARGV=str(tmp_path / "argv"))
+    script = str(kits["imatrix"] / "measure.sh")
+
+    def measure(*args: str, **more: str) -> list[str]:
+        proc = subprocess.run([bash, script, "--model", model, *args], env={**env, **more}, capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0 and "unbound" not in proc.stderr, proc.stderr
+        return _argv(tmp_path / "argv")
+
+    types = ["--types", "Q4_K", "Q6_K", "Q8_0"]
+    plain = measure("--imatrix", "")
+    assert plain == ["measure", model, "-o", str(kits["imatrix"] / "errors.json"), "--llama-quantize",
+                     str(quantize), *types]
+    out = str(tmp_path / "e.json")
+    probed = measure("--imatrix", imatrix, "--out", out, "--kld", str(tmp_path / "probe.txt"), "--probe", "role",
+                     "--", "--ctx", "256", "", LLAMA_PERPLEXITY="llama-perplexity")
+    assert probed == ["measure", model, "-o", out, "--llama-quantize", str(quantize), *types, "--imatrix", imatrix,
+                      "--kld", str(tmp_path / "probe.txt"), "--probe", "role", "--llama-perplexity", str(perplexity),
+                      "--ctx", "256", ""]
+    proc = subprocess.run([bash, script, "--model", model, "--probe", "band"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1 and "--probe needs --kld" in proc.stderr

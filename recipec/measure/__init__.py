@@ -4,6 +4,10 @@
 
 `sample` writes the row-sampled copy, `quantizer` runs the real llama-quantize on it, `compare`
 computes energy and t², `run` caches, resumes and assembles the file.
+
+With `--kld TEXT`, `probes` then fits α from KLD probes (recipec.measure.probes): `perplexity`
+runs the real llama-perplexity, `splice` builds each probe file from two whole-model
+quantizations, `fit` computes α and the leave-one-out check.
 """
 
 from recipec.measure.run import DEFAULT_TYPES, Inputs, Options, load_inputs, measure, write_errors

@@ -73,7 +73,10 @@ def band(t: TensorInfo, trunk: int) -> Optional[str]:
 
 
 def alpha_of(alpha: dict[str, float], t: TensorInfo, trunk: int) -> Optional[float]:
-    """The probes' multiplier for T: `ROLE@BAND`, else `ROLE`; None when no probe measured it."""
+    """The probes' multiplier for T: its own name (per-tensor probes), else `ROLE@BAND`, else `ROLE`;
+    None when no probe measured it."""
+    if t.name in alpha:
+        return alpha[t.name]
     b = band(t, trunk)
     if b is not None and f"{t.role}@{b}" in alpha:
         return alpha[f"{t.role}@{b}"]
