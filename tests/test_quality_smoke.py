@@ -2,8 +2,8 @@
 
 The smoke configuration fits its weights in closed form with numpy (no PyTorch), then runs the
 real pipeline: GGUF export with a BPE tokenizer, llama-imatrix, F16 base logits, a stock Q4_K_M,
-recipec plans of exactly its size (optimal and greedy) through compile → quantize.sh → verify,
-and one KLD measurement each.
+recipec plans of exactly its size (optimal, greedy, and optimal with the errors `recipec measure`
+measured on the model) through compile → quantize.sh → verify, and one KLD measurement each.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def test_llama_cpp_reproduces_the_reference_perplexity(smoke):
 
 def test_every_variant_is_measured(smoke):
     rows = smoke[0].rows
-    assert [r["method"] for r in rows] == ["stock", "recipec-optimal", "recipec-greedy"]
+    assert [r["method"] for r in rows] == ["stock", "recipec-optimal", "recipec-greedy", "recipec-measured-t2"]
+    assert rows[3]["error_model"] != rows[1]["error_model"]
     stock = rows[0]
     for r in rows:
         k = r["kld"]

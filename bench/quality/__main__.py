@@ -1,4 +1,4 @@
-"""python -m bench.quality [--config full|smoke] [--out DIR]: run the quality bench and write its table."""
+"""python -m bench.quality [--config full|long|smoke] [--out DIR]: run the quality bench and write its table."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ HERE = Path(__file__).resolve().parent
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__)
     ap.add_argument("--config", choices=sorted(CONFIGS), default="full",
-                    help="full: the 8.4 M-parameter model (needs torch); smoke: a tiny numpy-fitted model")
+                    help="full: the 8.4 M-parameter model, 320 steps (needs torch); long: the same architecture "
+                    "trained 800 steps, with plans from `recipec measure` (t² alone, and with KLD probes); "
+                    "smoke: a tiny numpy-fitted model")
     ap.add_argument("--out", type=Path, help="where results.json, table.md, kld_vs_size.svg go "
                     "(default: bench/quality/results/CONFIG)")
     ap.add_argument("--cache", type=Path, help=f"cache directory (default: {cache_root()})")

@@ -42,6 +42,7 @@ class Corpus:
 
     eval_bytes: int = 250_000
     calib_bytes: int = 250_000
+    probe_bytes: int = 0  # text for KLD probes (`recipec measure --kld`), disjoint from eval and calib
     train_bytes: int = 0  # 0: everything left
     tokenizer_bytes: int = 4_000_000  # training text the BPE merges are learned on
 
@@ -74,6 +75,12 @@ class BenchConfig:
     variants: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("optimal", ()), ("greedy", ()), ("optimal", ("output Q6_K",)),
     )
+    # Plans from `recipec measure` error files (compile --errors), solver optimal, per size:
+    # "t2" the measured weight error alone, "probes" t² × alpha from KLD probes on the probe text
+    # at `probe` granularity, "probes-role"/"probes-band"/"probes-tensor" at the one named.
+    measured: tuple[str, ...] = ()
+    probe: str = "band"  # KLD probe granularity: role, band (role x depth band) or tensor
+    probe_chunks: int = 0  # chunks of the probe text each probe evaluates (0: all)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -92,6 +99,22 @@ FULL = BenchConfig(
     evaluation=Evaluation(),
 )
 
+# The full bench on a better-trained model: the same architecture, 2.5x the steps at half the
+# batch (more updates for about the same compute: this small model is far from its critical
+# batch size), a probe text carved out of the corpus (disjoint from evaluation and calibration),
+# and plans from measured errors. The theoretical default (`recipec optimal`) is the baseline.
+LONG = BenchConfig(
+    name="long",
+    model=ModelShape(),
+    training=Training(steps=800, batch=8),
+    corpus=Corpus(probe_bytes=250_000),
+    evaluation=Evaluation(),
+    variants=(("optimal", ()),),
+    measured=("t2", "probes", "probes-band", "probes-tensor"),
+    probe="role",  # "probes": 9 probes per role; "probes-band": 37 per role × depth band; "probes-tensor": one per tensor
+    probe_chunks=96,  # a third of the probe text per probe
+)
+
 SMOKE = BenchConfig(
     name="smoke",
     model=ModelShape(n_layer=2, n_embd=256, n_head=4, n_head_kv=2, n_ff=512, n_vocab=512, n_ctx=128),
@@ -100,6 +123,7 @@ SMOKE = BenchConfig(
     evaluation=Evaluation(ctx=128, imatrix_chunks=40, eval_chunks=40),
     mixes=("Q4_K_M",),
     variants=(("optimal", ()), ("greedy", ())),
+    measured=("t2",),
 )
 
-CONFIGS = {c.name: c for c in (FULL, SMOKE)}
+CONFIGS = {c.name: c for c in (FULL, LONG, SMOKE)}

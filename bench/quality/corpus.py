@@ -1,7 +1,8 @@
 """A deterministic text corpus from the Python standard library's own .py files.
 
 Files are ordered by the sha256 of their path relative to the standard library, then dealt out:
-evaluation first, calibration next (disjoint from evaluation), training the rest. Test suites and
+evaluation first, calibration next (disjoint from evaluation), then, when the configuration asks for
+it, a probe text for `recipec measure --kld` (disjoint from both), training the rest. Test suites and
 site-packages are left out. The corpus depends on the Python version, so its hash is recorded.
 """
 
@@ -19,18 +20,22 @@ SEPARATOR = "\n\n"
 
 @dataclass(frozen=True)
 class Split:
-    """The three texts and the files each came from."""
+    """The texts and the files each came from (the probe text is empty unless configured)."""
 
     eval_text: str
     calib_text: str
     train_text: str
     eval_files: tuple[str, ...]
     calib_files: tuple[str, ...]
+    probe_text: str = ""
+    probe_files: tuple[str, ...] = ()
 
     def digest(self) -> str:
         h = hashlib.sha256()
         for t in (self.eval_text, self.calib_text, self.train_text):
             h.update(hashlib.sha256(t.encode()).digest())
+        if self.probe_text:  # without a probe split the digest is what it always was
+            h.update(hashlib.sha256(self.probe_text.encode()).digest())
         return h.hexdigest()
 
 
@@ -53,11 +58,11 @@ def source_files(root: Path) -> list[str]:
 
 
 def build(cfg: Corpus, root: Path | None = None) -> Split:
-    """Deal the files into evaluation, calibration and training text."""
+    """Deal the files into evaluation, calibration, probe and training text."""
     root = root or stdlib_root()
-    ev, ca, tr = [], [], []
-    ev_n = ca_n = tr_n = 0
-    ev_files, ca_files = [], []
+    ev, ca, pr, tr = [], [], [], []
+    ev_n = ca_n = pr_n = tr_n = 0
+    ev_files, ca_files, pr_files = [], [], []
     for rel in source_files(root):
         text = (root / rel).read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n")
         if not text.strip():
@@ -70,7 +75,11 @@ def build(cfg: Corpus, root: Path | None = None) -> Split:
         elif ca_n + n <= cfg.calib_bytes:
             ca.append(text), ca_files.append(rel)
             ca_n += n
+        elif pr_n + n <= cfg.probe_bytes:
+            pr.append(text), pr_files.append(rel)
+            pr_n += n
         elif not cfg.train_bytes or tr_n < cfg.train_bytes:
             tr.append(text)
             tr_n += n
-    return Split(SEPARATOR.join(ev), SEPARATOR.join(ca), SEPARATOR.join(tr), tuple(ev_files), tuple(ca_files))
+    return Split(SEPARATOR.join(ev), SEPARATOR.join(ca), SEPARATOR.join(tr), tuple(ev_files), tuple(ca_files),
+                 SEPARATOR.join(pr), tuple(pr_files))

@@ -17,6 +17,7 @@ import numpy as np
 from . import export, reference, tools
 from .cache import Stage, cache_root, stage_key
 from .config import BenchConfig
+from .measured import MODES, MeasureJob, errors_stage
 from .model_stage import Prepared, log, prepare
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,47 +115,64 @@ def recipe_text(mix: str, solver: str, pins: tuple[str, ...], budget_bytes: int,
             f"budget {budget_bytes} B\n" + "".join(f"pin    {p}\n" for p in pins) + f"solver {solver}\n")
 
 
-def variant_name(solver: str, pins: tuple[str, ...]) -> tuple[str, str]:
-    """(label, method) of a recipec variant: `recipec optimal`, `recipec optimal, pin output Q6_K`."""
-    label = f"recipec {solver}" + "".join(f", pin {p}" for p in pins)
+def variant_name(solver: str, pins: tuple[str, ...], measured: str | None = None) -> tuple[str, str]:
+    """(label, method): `recipec optimal`, `recipec optimal, pin output Q6_K`, `recipec optimal, measured t²`."""
+    label = f"recipec {solver}" + "".join(f", pin {p}" for p in pins) + (f", {MODES[measured]}" if measured else "")
     method = f"recipec-{solver}" + ("-pinned" if pins else "")
+    if measured:
+        method = f"recipec-measured-{measured}" + ("-pinned" if pins else "")
     return label, method
 
 
 def recipec_variant(cfg: BenchConfig, base: Base, mix: str, solver: str, pins: tuple[str, ...], budget: int,
-                    root: Path) -> dict:
+                    root: Path, errors: dict | None = None) -> dict:
+    """A recipec plan at the stock file's size: compile → quantize.sh → verify → KLD.
+
+    With `errors` (from `measured.errors_stage`) the same recipe is compiled with `--errors`.
+    """
     text = recipe_text(mix, solver, pins, budget, cfg.ladder)
-    key = stage_key("recipec", base.key, text, recipec_digest(), code=("tools.py", "pipeline.py"))
+    key = stage_key("recipec", base.key, text, recipec_digest(), errors["sha256"] if errors else "",
+                    code=("tools.py", "pipeline.py"))
     st = Stage(root, key)
     if not st.done:
         d = st.begin()
         recipe = d / "bench.recipe"
         recipe.write_text(text)
         kit = d / "kit"
-        log(f"{mix}: recipec compile (solver {solver}{''.join(', pin ' + p for p in pins)}, budget {budget} B)")
+        how = f"solver {solver}{''.join(', pin ' + p for p in pins)}" + (f", {MODES[errors['mode']]}" if errors else "")
+        log(f"{mix}: recipec compile ({how}, budget {budget} B)")
+        extra = ["--errors", errors["path"]] if errors else []
         tools.run([sys.executable, "-m", "recipec", "compile", str(recipe), "--model", str(base.model),
-                   "--imatrix", str(base.imatrix), "-o", str(kit)], d / "compile.log", env=_pyenv())
+                   "--imatrix", str(base.imatrix), *extra, "-o", str(kit)], d / "compile.log", env=_pyenv())
         plan = json.loads((kit / "plan.lock.json").read_text())
-        out = d / f"recipec-{mix}-{solver}{'-pinned' if pins else ''}.gguf"
-        wrapper = d / "recipec"
-        wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m recipec "$@"\n')
-        wrapper.chmod(0o755)
-        log(f"{mix}: quantize.sh (dry-run gate, llama-quantize, verify)")
-        tools.run(["bash", str(kit / "quantize.sh"), "--model", str(base.model), "--imatrix", str(base.imatrix),
-                   "--out", str(out), "--llama-quantize", tools.tool("llama-quantize"),
-                   "--threads", str(cfg.evaluation.threads), "--force"],
-                  d / "quantize.log", env={**_pyenv(), "RECIPEC": str(wrapper)})
-        tools.run([sys.executable, "-m", "recipec", "verify", str(kit / "plan.lock.json"), str(out)],
-                  d / "verify.log", env=_pyenv())
+        label, method = variant_name(solver, pins, errors["mode"] if errors else None)
+        out = d / f"{method}-{mix}.gguf"
+        _quantize_kit(cfg, base, kit, out, d)
         totals = plan["totals"]
-        label, method = variant_name(solver, pins)
         result = {"label": label, "mix": mix, "method": method, "recipe": text, "budget_bytes": budget,
                   "predicted_bytes": totals["file_bytes"], "objective": totals["objective"], "gap": totals["gap"],
-                  "verified": True, **file_stats(out)}
+                  "stock_objective": (plan.get("stock") or {}).get("objective"),
+                  "error_model": plan.get("error_model"), "verified": True, **file_stats(out)}
+        if errors:
+            result["measure_seconds"] = errors["seconds"]
         result["kld"] = _measure(cfg, base, out, d)
         (d / "result.json").write_text(json.dumps(result, indent=1))
         st.finish()
     return json.loads(st.path("result.json").read_text())
+
+
+def _quantize_kit(cfg: BenchConfig, base: Base, kit: Path, out: Path, d: Path) -> None:
+    """The kit's quantize.sh (dry-run gate, llama-quantize, verify), then `recipec verify`."""
+    wrapper = d / "recipec"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m recipec "$@"\n')
+    wrapper.chmod(0o755)
+    log("  quantize.sh (dry-run gate, llama-quantize, verify)")
+    tools.run(["bash", str(kit / "quantize.sh"), "--model", str(base.model), "--imatrix", str(base.imatrix),
+               "--out", str(out), "--llama-quantize", tools.tool("llama-quantize"),
+               "--threads", str(cfg.evaluation.threads), "--force"],
+              d / "quantize.log", env={**_pyenv(), "RECIPEC": str(wrapper)})
+    tools.run([sys.executable, "-m", "recipec", "verify", str(kit / "plan.lock.json"), str(out)],
+              d / "verify.log", env=_pyenv())
 
 
 def _pyenv() -> dict:
@@ -167,6 +185,26 @@ def _measure(cfg: BenchConfig, base: Base, model: Path, d: Path) -> dict:
     log(f"  KLD {k.kld:.6f} ± {k.kld_err:.6f}, p99 {k.kld_p99:.5f}, same top {k.same_top:.2f} %, PPL {k.ppl:.3f}"
         + (f" ({k.attempts} attempts)" if k.attempts > 1 else ""))
     return k.to_dict()
+
+
+def _errors(cfg: BenchConfig, prep: Prepared, base: Base, mode: str, root: Path, record: dict) -> dict | None:
+    """The error file of one measured mode, or None (recorded): probes missing from `recipec measure`
+    or failing are left out of the table rather than failing the bench."""
+    job = MeasureJob(base.model, base.imatrix, prep.split.probe_text, cfg.ladder, cfg.probe, cfg.probe_chunks,
+                     cfg.evaluation.ctx, cfg.evaluation.threads)
+    try:
+        e = errors_stage(mode, job, base.key, recipec_digest(), _pyenv(), root)
+    except tools.ToolError as exc:
+        if mode != "probes":
+            raise
+        log(f"measure: the probes failed; the 'measured + probes' rows are left out: {exc}")
+        record[mode] = {"failed": str(exc).splitlines()[0]}
+        return None
+    if e is None:
+        record[mode] = {"skipped": "this recipec's measure has no --kld"}
+    else:
+        record[mode] = {"seconds": e["seconds"], "sha256": e["sha256"]}
+    return e
 
 
 @dataclass
@@ -182,9 +220,19 @@ def run_bench(cfg: BenchConfig, root: Path | None = None, keep_models: bool = Tr
     prep = prepare(cfg, root)
     base = base_stage(cfg, prep, root)
     res = Results(cfg.name, base.info)
+    stocks = {}
     for mix in cfg.mixes:
-        stock = stock_variant(cfg, base, mix, root)
-        res.rows.append(stock)
+        stocks[mix] = stock_variant(cfg, base, mix, root)
+        res.rows.append(stocks[mix])
         for solver, pins in cfg.variants:
-            res.rows.append(recipec_variant(cfg, base, mix, solver, pins, stock["file_bytes"], root))
+            res.rows.append(recipec_variant(cfg, base, mix, solver, pins, stocks[mix]["file_bytes"], root))
+    # One error file per measured mode (from the F16 model and the same imatrix as every variant),
+    # then its plans at every size; cheapest mode first, so its rows exist before the probes run.
+    res.base["measured"] = {}
+    for mode in cfg.measured:
+        errors = _errors(cfg, prep, base, mode, root, res.base["measured"])
+        for mix in cfg.mixes if errors else ():
+            res.rows.append(recipec_variant(cfg, base, mix, "optimal", (), stocks[mix]["file_bytes"], root, errors))
+    order = {m: i for i, m in enumerate(cfg.mixes)}
+    res.rows.sort(key=lambda r: order[r["mix"]])  # stable: per mix, stock first, then as run
     return res

@@ -8,16 +8,19 @@ from html import escape
 from pathlib import Path
 
 MIB = 1024 * 1024
-COLUMNS = ("mix", "variant", "size MiB", "bpw", "mean KLD", "KLD p99", "same top %", "PPL")
+COLUMNS = ("mix", "variant", "size MiB", "bpw", "mean KLD", "vs stock", "KLD p99", "same top %", "PPL")
 
 
 def table_rows(rows: list[dict]) -> list[tuple[str, ...]]:
+    stock = {r["mix"]: r["kld"]["kld"] for r in rows if r["method"] == "stock"}
     out = []
     for r in rows:
         k = r["kld"]
+        s = stock.get(r["mix"])
+        rel = "" if r["method"] == "stock" or not s else f"{100 * (k['kld'] / s - 1):+.1f} %"
         out.append((
             r["mix"], r["label"], f"{r['file_bytes'] / MIB:.4f}", f"{r['bpw']:.3f}",
-            f"{k['kld']:.6f} ± {k['kld_err']:.6f}", f"{k['kld_p99']:.5f}",
+            f"{k['kld']:.6f} ± {k['kld_err']:.6f}", rel, f"{k['kld_p99']:.5f}",
             f"{k['same_top']:.2f} ± {k['same_top_err']:.2f}", f"{k['ppl']:.3f} ± {k['ppl_err']:.3f}",
         ))
     return out
@@ -46,17 +49,27 @@ def comparison(rows: list[dict]) -> list[dict]:
             continue
         s = stock[r["mix"]]
         err = math.hypot(r["kld"]["kld_err"], s["kld"]["kld_err"])
+        # What the plan's own error model predicted: its objective over the stock mix's, same model.
+        so = r.get("stock_objective")
+        predicted = r["objective"] / so if so and r.get("objective") is not None else None
         out.append({"mix": r["mix"], "variant": r["label"], "kld_ratio": r["kld"]["kld"] / s["kld"]["kld"],
+                    "predicted_ratio": predicted, "objective": r.get("objective"), "stock_objective": so,
                     "kld_diff": r["kld"]["kld"] - s["kld"]["kld"], "unpaired_err": err,
                     "bytes_vs_stock": r["file_bytes"] - s["file_bytes"]})
     return out
 
 
 COLORS = {"stock": "#444444", "recipec-optimal": "#1f77b4", "recipec-greedy": "#ff7f0e",
-          "recipec-optimal-pinned": "#2ca02c"}
-MARKS = {"stock": "square", "recipec-optimal": "circle", "recipec-greedy": "diamond", "recipec-optimal-pinned": "circle"}
+          "recipec-optimal-pinned": "#2ca02c", "recipec-measured-t2": "#d62728", "recipec-measured-probes": "#9467bd",
+          "recipec-measured-probes-role": "#9467bd", "recipec-measured-probes-band": "#8c564b",
+          "recipec-measured-probes-tensor": "#e377c2"}
+MARKS = {"stock": "square", "recipec-optimal": "circle", "recipec-greedy": "diamond", "recipec-optimal-pinned": "circle",
+         "recipec-measured-t2": "diamond", "recipec-measured-probes": "diamond", "recipec-measured-probes-role": "diamond",
+         "recipec-measured-probes-band": "diamond", "recipec-measured-probes-tensor": "diamond"}
 LEGEND = {"stock": "stock llama.cpp", "recipec-optimal": "recipec optimal", "recipec-greedy": "recipec greedy",
-          "recipec-optimal-pinned": "optimal, output Q6_K"}
+          "recipec-optimal-pinned": "optimal, output Q6_K", "recipec-measured-t2": "measured t²",
+          "recipec-measured-probes": "measured t² + probes", "recipec-measured-probes-role": "t² + role probes",
+          "recipec-measured-probes-band": "t² + band probes", "recipec-measured-probes-tensor": "t² + tensor probes"}
 
 
 def svg_chart(rows: list[dict], title: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -82,6 +83,8 @@ def run_until(args: list[str], log_path: Path, complete, retries: int = 8) -> st
         out = run(args, log_path)
         if complete(out):
             return out
+        # A lost summary comes with load spikes (the logging thread starved at exit): wait them out.
+        time.sleep(min(2 ** attempt, 30))
     tail = "\n".join(out.splitlines()[-15:])
     raise ToolError(f"{Path(args[0]).name} output stayed incomplete in {retries + 1} attempts; log {log_path}:\n{tail}")
 
