@@ -19,7 +19,7 @@ from recipec.recipe import SizeBudget, load  # noqa: E402
 from recipec.resolve import resolve  # noqa: E402
 
 EX = os.path.join(ROOT, "examples")
-RECIPE = os.path.join(EX, "qwen35moe-iq4xs-mtp.recipe")
+RECIPE = os.path.join(EX, "qwen35moe-optimal-19.4gib.recipe")
 MANIFEST = os.path.join(EX, "qwen3.5-35b-a3b.manifest.json")
 IMATRIX = os.path.join(EX, "qwen3.5-35b-a3b.imatrix.json")
 

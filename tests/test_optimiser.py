@@ -15,7 +15,7 @@ EX = Path(__file__).parent.parent / "examples"
 
 @pytest.fixture(scope="module")
 def problem():
-    loaded = load(str(EX / "qwen35moe-iq4xs-mtp.recipe"))
+    loaded = load(str(EX / "qwen35moe-optimal-19.4gib.recipe"))
     model = load_model(EX / "qwen3.5-35b-a3b.manifest.json")
     res = resolve(loaded.recipe, model, load_imatrix(EX / "qwen3.5-35b-a3b.imatrix.json", model))
     return [[solve.Option(o.bytes, o.cost) for o in g.options] for g in res.plan.problem.groups]
@@ -34,7 +34,7 @@ def test_twenty_budgets_never_worse_than_greedy(problem):
 
 
 def test_example_plan_lands_just_below_its_size_budget():
-    loaded = load(str(EX / "qwen35moe-iq4xs-mtp.recipe"))
+    loaded = load(str(EX / "qwen35moe-optimal-19.4gib.recipe"))
     model = load_model(EX / "qwen3.5-35b-a3b.manifest.json")
     t = resolve(loaded.recipe, model, load_imatrix(EX / "qwen3.5-35b-a3b.imatrix.json", model)).plan.totals
     assert t.budget_bytes == round(19.4 * (1 << 30))

@@ -95,3 +95,19 @@ def test_explain_names_the_stock_mix_and_the_bound(tmp_path, monkeypatch):
     # Q4_K_M gives attn_qkv (counted as attn_v) Q6_K in the first layer; the ceiling cuts it to Q5_K
     assert out.splitlines()[-2:] == ["  chosen Q5_K (ceiling@4)",
                                      f"  why    no budget: the stock Q4_K_M type is cut to the ceiling at {recipe}:4:1"]
+
+
+def test_the_flagship_example_is_the_release_it_names(tmp_path, monkeypatch):
+    """examples/qwen35moe-iq4xs-mtp.recipe: an IQ4_XS body (the stock IQ4_XS mix) with a Q6_K MTP
+    head; the release it imitates is 19.42 GB with its MTP block: predicted within 0.1 %."""
+    monkeypatch.chdir(ROOT)
+    rc, _, err = recipec_cli("compile", "examples/qwen35moe-iq4xs-mtp.recipe",
+                             "--model", "examples/qwen3.5-35b-a3b.manifest.json",
+                             "--imatrix", "examples/qwen3.5-35b-a3b.imatrix.json", "-o", str(tmp_path / "kit"))
+    assert rc == 0, err
+    plan = json.loads((tmp_path / "kit" / "plan.lock.json").read_text())
+    assert abs(plan["totals"]["file_bytes"] / 19.42e9 - 1) < 0.001, plan["totals"]["file_bytes"]
+    experts = [t for t in plan["tensors"] if t["role"].endswith("_exps") and not t["mtp"]]
+    assert experts and {t["type"] for t in experts if t["role"] != "ffn_down_exps"} == {"IQ4_XS"}
+    mtp = [t for t in plan["tensors"] if t["mtp"] and t["reason"] != "not-quantized"]
+    assert mtp and {t["type"] for t in mtp} == {"Q6_K"} and {t["reason"] for t in mtp} == {"mtp-keep@6"}
