@@ -19,7 +19,7 @@ from recipec.checks import lint
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.emit import render_kit
 from recipec.errorfile import load_errors
-from recipec.imatrix import ImatrixStats, merge
+from recipec.imatrix import ImatrixStats, fitting, merge, mismatch
 from recipec.loaders import load_imatrix, load_model
 from recipec.modelinfo import ModelInfo
 from recipec.plan import FileRef, Inputs, Plan
@@ -86,10 +86,12 @@ def load_inputs(model_path: str, imatrix_paths: Sequence[str]) -> tuple[ModelInf
 
 
 def compile_recipe(recipe_path: str, model_path: str, imatrix_paths: Sequence[str] = (),
-                   errors_path: str | None = None) -> Compiled:
+                   errors_path: str | None = None, *, allow_imatrix_mismatch: bool = False) -> Compiled:
     """Lint, load the inputs, resolve, synthesise and self-check the rules: the Plan.
 
-    ERRORS_PATH (else the recipe's `errors` statement) names a measured error file."""
+    ERRORS_PATH (else the recipe's `errors` statement) names a measured error file. An imatrix
+    made for another model is an error (I107) unless ALLOW_IMATRIX_MISMATCH, which makes it a
+    warning and drops the entries that do not fit the model."""
     linted = lint_recipe(recipe_path, expect_imatrix=bool(imatrix_paths))
     sources = dict(linted.loaded.sources)
     if not linted.ok:
@@ -97,6 +99,10 @@ def compile_recipe(recipe_path: str, model_path: str, imatrix_paths: Sequence[st
     recipe = linted.loaded.recipe
     try:
         model, imatrix = load_inputs(model_path, imatrix_paths)
+        checked = _check_imatrix(imatrix, model, imatrix_paths, allow_imatrix_mismatch)
+        if any(d.is_error for d in checked):
+            return Compiled(linted.diagnostics + checked, sources)
+        imatrix = fitting(imatrix, model) if checked else imatrix
         errors_path = errors_path or recipe.errors
         errors = load_errors(errors_path) if errors_path else None
         inputs = Inputs(recipe=FileRef(path=str(recipe_path), sha256=recipe.sha256),
@@ -108,7 +114,16 @@ def compile_recipe(recipe_path: str, model_path: str, imatrix_paths: Sequence[st
         plan = with_rules(res.plan)
     except DiagnosticError as exc:
         return Compiled(linted.diagnostics + tuple(exc.diagnostics), sources)
-    return Compiled(linted.diagnostics + res.diagnostics, sources, res, plan)
+    return Compiled(linted.diagnostics + checked + res.diagnostics, sources, res, plan)
+
+
+def _check_imatrix(imatrix: ImatrixStats | None, model: ModelInfo, paths: Sequence[str],
+                   allow: bool) -> tuple[Diagnostic, ...]:
+    """I107 when the imatrix does not match the model (a warning when ALLOW)."""
+    if imatrix is None:
+        return ()
+    where = str(paths[0]) if len(paths) == 1 else f"{len(paths)} merged imatrices"
+    return tuple(mismatch(imatrix, model, where, allow=allow))
 
 
 def render_plan(plan: Plan) -> Rendered:

@@ -45,6 +45,11 @@ class Code:
 # - S208 is an input: it is raised only when the rules file handed to `simulate` cannot be read
 #   as rules, and then nothing is simulated; hazards of rules that parse are the S2xx findings.
 # - I104 is a finding: both files were read, it describes how well the imatrix covers the model.
+# - I107 is an input: `compile` refuses an imatrix made for another model (the numbers I104
+#   lists, past a threshold); the fix is another file, not an edit of the recipe.
+# - V404 is an input: two plans of different models cannot be compared tensor by tensor, and
+#   nothing in either plan is wrong; the user gave the wrong pair (like M106). Exit 2 also keeps it
+#   apart from exit 1, which for diff means "tensors changed".
 # - E401 (the output cannot be written) fails like an unreadable input: there is nothing in the
 #   recipe to fix. A kit template that fails to render is X002, a recipec bug, not E401.
 _CATALOGUE: list[Code] = [
@@ -103,6 +108,8 @@ _CATALOGUE: list[Code] = [
          "imatrices to merge disagree on a tensor's shape"),
     Code("I106", "bad-imatrix-summary", Severity.ERROR, Kind.INPUT,
          "the imatrix summary JSON is not a recipec imatrix summary"),
+    Code("I107", "imatrix-mismatch", Severity.ERROR, Kind.INPUT,
+         "the imatrix was not made for this model (names, shapes or coverage)"),
     # --- llama-quantize semantics and rules (Q2xx), simulate hazards (S2xx) -----------------------
     Code("Q201", "rules-self-check", Severity.ERROR, Kind.FINDING, "the emitted rules do not reproduce the plan"),
     Code("Q202", "no-fallback-possible", Severity.ERROR, Kind.FINDING,
@@ -160,6 +167,8 @@ _CATALOGUE: list[Code] = [
     Code("V401", "verify-mismatch", Severity.ERROR, Kind.FINDING, "the file differs from the plan"),
     Code("V402", "bad-plan", Severity.ERROR, Kind.INPUT, "the plan file is not a recipec plan"),
     Code("V403", "unreadable-gguf", Severity.ERROR, Kind.INPUT, "a file given to verify is not a readable GGUF"),
+    Code("V404", "plans-of-different-models", Severity.ERROR, Kind.INPUT,
+         "the plans given to diff were compiled for different models"),
     # --- usage and internal ------------------------------------------------------------------------
     Code("U001", "usage", Severity.ERROR, Kind.USAGE, "the command line is not valid"),
     Code("U002", "unreadable-input", Severity.ERROR, Kind.INPUT, "an input file cannot be read"),

@@ -10,12 +10,12 @@ recipec.loaders.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 import numpy as np
 
-from recipec.diagnostics import Diagnostic, error
+from recipec.diagnostics import Diagnostic, Severity, error
 from recipec.modelinfo import ModelInfo, TensorInfo
 
 # Roles that are matrix multiplications llama-imatrix never sees (or that quantize ignores).
@@ -230,8 +230,7 @@ def coverage(stats: ImatrixStats, model: ModelInfo, where: str = "imatrix") -> l
         t, s = model.tensor(name), stats.tensors[name]
         if t is None:
             continue
-        n_mat = t.shape[2] if len(t.shape) >= 3 else 1
-        if not ((s.ne0 == t.shape[0] and s.n_mat == n_mat) or (s.n_mat == 1 and s.ne0 == t.shape[0] * n_mat)):
+        if not _fits(s, t):
             bad.append(f"{name} ({s.n_mat} x {s.ne0} vs {list(t.shape)})")
     if bad:
         diags.append(Diagnostic("I104", f"{where}: {len(bad)} entries do not fit the tensor's shape: "
@@ -239,3 +238,56 @@ def coverage(stats: ImatrixStats, model: ModelInfo, where: str = "imatrix") -> l
                                 hint="the imatrix comes from another model or variant", notes=tuple(bad)))
     return diags
 
+
+
+# Below this share of the model's collectable matmul tensors, an imatrix is taken to be made for
+# another model (or another variant of it) and `compile` refuses it (I107). Half is far below what
+# any llama-imatrix run on the model itself gives (every collectable tensor), and far above what a
+# foreign imatrix that happens to share some names reaches in practice.
+MIN_COVERAGE = 0.5
+
+
+def _fits(s: TensorStats, t: TensorInfo) -> bool:
+    """True when S has the shape llama-imatrix collects for T (per expert, or one flat row)."""
+    n_mat = t.shape[2] if len(t.shape) >= 3 else 1
+    return (s.ne0 == t.shape[0] and s.n_mat == n_mat) or (s.n_mat == 1 and s.ne0 == t.shape[0] * n_mat)
+
+
+def collectable(stats: ImatrixStats, model: ModelInfo) -> list[TensorInfo]:
+    """The model's matmul tensors that this imatrix could hold: what coverage is measured against.
+
+    llama-imatrix never collects token_embd (and the other NO_DATA_ROLES), `output` unless run
+    with --process-output, nor the MTP blocks unless run with --nextn; the imatrix does not record
+    those options, so `output` and the MTP tensors count only when it has data for them."""
+    has_mtp = stats.n_layer_nextn > 0 or any(t.mtp and t.name in stats.tensors for t in model.tensors)
+    return [t for t in model.tensors if expects_data(t)
+            and not (t.mtp and not has_mtp) and not (t.name == "output.weight" and t.name not in stats.tensors)]
+
+
+def mismatch(stats: ImatrixStats, model: ModelInfo, where: str = "imatrix",
+             allow: bool = False) -> list[Diagnostic]:
+    """I107 when the imatrix was not made for MODEL: any entry the model lacks or whose shape does
+    not fit, or coverage of the collectable tensors below MIN_COVERAGE. An error, or a warning
+    with ALLOW (`compile --allow-imatrix-mismatch`)."""
+    extra = [n for n in stats.names if model.tensor(n) is None]
+    bad = [n for n in stats.names if model.tensor(n) is not None and not _fits(stats.tensors[n], model.tensor(n))]
+    wanted = collectable(stats, model)
+    covered = sum(1 for t in wanted if t.name in stats.tensors and _fits(stats.tensors[t.name], t))
+    share = covered / len(wanted) if wanted else 1.0
+    if not extra and not bad and share >= MIN_COVERAGE:
+        return []
+    msg = (f"{where} does not match the model: {len(extra)} of {len(stats.tensors)} entries name tensors "
+           f"the model lacks, {len(bad)} do not fit the tensor's shape; it covers {covered} of {len(wanted)} "
+           f"quantized matmul tensors ({100 * share:.1f} %, at least {100 * MIN_COVERAGE:.0f} % needed)")
+    notes = tuple([f"not in the model: {n}" for n in extra[:20]] + [f"shape differs: {n}" for n in bad[:20]])
+    hint = ("collect the imatrix on this model" if not allow else
+            "entries that do not fit are ignored; collect the imatrix on this model")
+    return [Diagnostic("I107", msg, hint=hint, notes=notes, severity=Severity.WARNING if allow else None)]
+
+
+def fitting(stats: ImatrixStats, model: ModelInfo) -> ImatrixStats:
+    """STATS without the entries MODEL lacks or whose shape does not fit its tensor."""
+    keep = {n: s for n, s in stats.tensors.items() if model.tensor(n) is not None and _fits(s, model.tensor(n))}
+    if len(keep) == len(stats.tensors):
+        return stats
+    return replace(stats, tensors=keep)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recipec.diagnostics import Diagnostic, Severity
 from recipec.plan import Plan, TensorEntry, layer_ranges
 
 
@@ -34,6 +35,34 @@ class ChangeGroup:
     tensors: tuple[str, ...]
 
 
+
+def model_differences(a: Plan, b: Plan) -> list[str]:
+    """How the models behind A and B differ: architecture, tensor names and shapes (empty: same model).
+
+    MTP tensors count only when both plans have them: `mtp drop` removes the blocks from one plan
+    without making it another model."""
+    out = [f"architecture {a.arch} vs {b.arch}"] if a.arch != b.arch else []
+    ta, tb = {t.name: t for t in a.tensors}, {t.name: t for t in b.tensors}
+    only_a = [n for n, t in ta.items() if n not in tb and not t.mtp]
+    only_b = [n for n, t in tb.items() if n not in ta and not t.mtp]
+    shapes = [f"{n} {list(t.shape)} vs {list(tb[n].shape)}" for n, t in ta.items()
+              if n in tb and t.shape != tb[n].shape]
+    for what, names in (("tensors only in A", only_a), ("tensors only in B", only_b),
+                        ("tensors of another shape", shapes)):
+        if names:
+            more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+            out.append(f"{len(names)} {what} ({', '.join(names[:3])}{more})")
+    return out
+
+
+def model_mismatch(a: Plan, b: Plan, force: bool = False) -> list[Diagnostic]:
+    """V404 when A and B were compiled for different models (a warning with FORCE)."""
+    diffs = model_differences(a, b)
+    if not diffs:
+        return []
+    return [Diagnostic("V404", f"the plans are of different models: {'; '.join(diffs)}",
+                       hint="compare plans of one model, or pass --force",
+                       severity=Severity.WARNING if force else None)]
 
 
 def changes(a: Plan, b: Plan) -> list[Change]:

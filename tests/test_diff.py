@@ -65,3 +65,44 @@ def test_bad_plan_exit_2(tmp_path):
     (tmp_path / "x.json").write_text("nope")
     rc, _, err = recipec_cli("diff", str(tmp_path / "x.json"), str(tmp_path / "x.json"))
     assert rc == 2 and "V402" in err
+
+
+LLAMA = 'recipe "l"\narch llama\nbase Q4_K_M\n'
+
+
+@pytest.fixture(scope="module")
+def other_plans(fixture_model, tmp_path_factory):
+    """Plans of other models: llama, llama_ff1000 (same arch, other shapes), qwen35moe with `mtp drop`."""
+    tmp = tmp_path_factory.mktemp("diff-models")
+    (tmp / "l.recipe").write_text(LLAMA)
+    (tmp / "drop.recipe").write_text(RECIPE.replace("mtp keep Q6_K", "mtp drop"))
+    for out, recipe, kind in (("llama", "l", "llama"), ("ff1000", "l", "llama_ff1000"),
+                              ("drop", "drop", "qwen35moe")):
+        rc, err = compile_kit(tmp / f"{recipe}.recipe", fixture_model(kind), tmp / out)
+        assert rc == 0, err
+    return {k: str(tmp / k / "plan.lock.json") for k in ("llama", "ff1000", "drop")}
+
+
+def test_diff_refuses_another_architecture(kits, other_plans):
+    tmp, _ = kits
+    rc, out, err = recipec_cli("diff", str(tmp / "a" / "plan.lock.json"), other_plans["llama"])
+    assert rc == 2 and out == ""
+    assert "V404 the plans are of different models: architecture qwen35moe vs llama" in err
+
+
+def test_diff_refuses_other_shapes_of_one_architecture(other_plans):
+    rc, out, err = recipec_cli("diff", other_plans["llama"], other_plans["ff1000"])
+    assert rc == 2 and out == ""
+    assert "architecture" not in err
+    assert "6 tensors of another shape (blk.0.ffn_down.weight [800, 256] vs [1000, 256]" in err
+
+
+def test_diff_force_compares_anyway(other_plans):
+    rc, out, err = recipec_cli("diff", "--force", other_plans["llama"], other_plans["ff1000"])
+    assert rc == 1 and "V404" in err and "ffn_down" in out
+
+
+def test_dropped_mtp_is_the_same_model(kits, other_plans):
+    tmp, _ = kits
+    rc, out, err = recipec_cli("diff", str(tmp / "a" / "plan.lock.json"), other_plans["drop"])
+    assert rc == 1 and "V404" not in err and "(absent)" in out

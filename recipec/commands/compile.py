@@ -22,6 +22,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", required=True, metavar="M", help="GGUF (first shard) or manifest JSON")
     parser.add_argument("--errors", metavar="F", help="measured error file (recipec measure); "
                         "overrides the recipe's `errors` statement")
+    parser.add_argument("--allow-imatrix-mismatch", action="store_true",
+                        help="accept an imatrix made for another model (I107 becomes a warning)")
     parser.add_argument("--imatrix", action="append", default=[], metavar="I",
                         help="imatrix (GGUF, .dat or summary JSON); repeat to merge several")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="where the kit is written")
@@ -44,7 +46,8 @@ def write_kit(files: dict[str, str], out_dir: str, check: bool, redo: str) -> in
 
 
 def run(args) -> int:
-    compiled = compile_recipe(args.recipe, args.model, args.imatrix, args.errors)
+    compiled = compile_recipe(args.recipe, args.model, args.imatrix, args.errors,
+                              allow_imatrix_mismatch=args.allow_imatrix_mismatch)
     diags = list(compiled.diagnostics)
     rendered = render_plan(compiled.plan) if compiled.plan is not None else None
     if rendered is not None:

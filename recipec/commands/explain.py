@@ -20,6 +20,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", required=True, metavar="M", help="GGUF (first shard) or manifest JSON")
     parser.add_argument("--errors", metavar="F", help="measured error file (recipec measure); "
                         "overrides the recipe's `errors` statement")
+    parser.add_argument("--allow-imatrix-mismatch", action="store_true",
+                        help="accept an imatrix made for another model (I107 becomes a warning)")
     parser.add_argument("--imatrix", action="append", default=[], metavar="I")
     parser.add_argument("tensor", metavar="TENSOR_NAME")
 
@@ -98,7 +100,8 @@ def _why(res, r, g) -> str:
 
 
 def run(args) -> int:
-    compiled = compile_recipe(args.recipe, args.model, args.imatrix, args.errors)
+    compiled = compile_recipe(args.recipe, args.model, args.imatrix, args.errors,
+                              allow_imatrix_mismatch=args.allow_imatrix_mismatch)
     diags = list(compiled.diagnostics)
     res = compiled.resolution
     if res is not None and args.tensor not in res.tensors:
