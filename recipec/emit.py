@@ -105,7 +105,8 @@ def environment() -> SandboxedEnvironment:
 
 
 def _role_table(plan: Plan) -> list[dict]:
-    """Rows (role, layers, type, count, bytes): runs of layers with one type, per role, in file order."""
+    """Rows (role, layers, type, count, bytes): the layers of one role with one type, sorted by role
+    (trunk before MTP), then by first layer (global rows first), then by type."""
     rows: dict[tuple[str, bool, str], dict] = {}
     for t in plan.tensors:
         key = (t.role, t.mtp, t.type)
@@ -120,7 +121,8 @@ def _role_table(plan: Plan) -> list[dict]:
         layers = sorted(set(row["layers"]))
         where = "global" if not layers else layer_ranges(layers)
         out.append({**row, "where": ("MTP " if row["mtp"] else "") + where,
-                    "mib": f"{row['bytes'] / (1 << 20):.1f}"})
+                    "mib": f"{row['bytes'] / (1 << 20):.1f}", "first": layers[0] if layers else -1})
+    out.sort(key=lambda r: (r["role"], r["mtp"], r["first"], r["type"]))
     return out
 
 
@@ -188,6 +190,89 @@ def _measure_types(plan: Plan) -> list[str]:
     return sorted(plain or every, key=lambda ty: (ggml.bits_per_weight(ty), ty))
 
 
+_ABSOLUTE = re.compile(r"^(/|~|\\\\|[A-Za-z]:[\\/])")
+
+
+def shown_path(path: str) -> str:
+    """PATH as the user gave it when relative; its base name when absolute (a path of the compiling
+    machine means nothing elsewhere)."""
+    return re.split(r"[\\/]", path)[-1] if _ABSOLUTE.match(path) else path
+
+
+def _is_summary(path: str) -> bool:
+    return path.endswith(".json")
+
+
+def _model_facts(plan: Plan) -> dict:
+    """The source model as the kit names it: its file name when the plan knows it (a GGUF was given,
+    or a manifest that records its source files), and the word the card's command uses for it."""
+    lq = plan.llama_quantize
+    given = plan.inputs.model.path
+    if given and not _is_summary(given):
+        return {"model_name": lq.input, "model_arg": shown_path(given), "model_note": None}
+    if lq.shards:
+        return {"model_name": lq.input, "model_arg": lq.input,
+                "model_note": f"`{lq.input}` is the source GGUF the manifest {shown_path(given)} records"}
+    return {"model_name": "", "model_arg": "MODEL.gguf",
+            "model_note": f"`MODEL.gguf` stands for the source GGUF: the manifest {shown_path(given) or '(none)'} "
+                          "records no source file name"}
+
+
+def _imatrix_facts(plan: Plan) -> dict:
+    """The imatrix as the kit names it: the file the plan was made from, or a placeholder when compile
+    was given a summary (a summary records the statistics, not the file they came from)."""
+    ref = plan.inputs.imatrix[0] if plan.llama_quantize.imatrix and plan.inputs.imatrix else None
+    if ref is None:
+        return {"imatrix_used": False, "imatrix_name": "", "imatrix_arg": "", "imatrix_note": None,
+                "imatrix_sha256": ""}
+    if _is_summary(ref.path):
+        return {"imatrix_used": True, "imatrix_name": "", "imatrix_arg": "IMATRIX.gguf",
+                "imatrix_sha256": "",
+                "imatrix_note": f"`IMATRIX.gguf` stands for the imatrix the summary {shown_path(ref.path)} was made "
+                                "from: the plan was compiled against the summary, which records the statistics "
+                                "but not the file's name or hash"}
+    return {"imatrix_used": True, "imatrix_name": re.split(r"[\\/]", ref.path)[-1], "imatrix_arg": shown_path(ref.path),
+            "imatrix_sha256": ref.sha256, "imatrix_note": None}
+
+
+def _serve_settings(plan: Plan) -> list[dict]:
+    """serve.sh's llama-server settings: each with its flag, value, where it comes from (a `serve`
+    statement or the target profile) and the variable that overrides it."""
+    profile = hardware.profile(plan.target) if plan.target else None
+    defaults = dict(profile.serve) if profile else {}
+    rows = []
+    for key, flag, var, value in (("ctx", "-c", "CTX", plan.serve.ctx),
+                                  ("flash_attn", "-fa", "FLASH_ATTN", plan.serve.flash_attn),
+                                  ("cache_type", "-ctk/-ctv", "CACHE_TYPE", plan.serve.cache_type),
+                                  ("ngl", "-ngl", "NGL", plan.serve.ngl)):
+        source = "recipe (`serve`)"
+        if value is None and defaults.get(key) is not None:
+            value, source = defaults[key], f"target profile {plan.target}"
+        if value is not None:
+            value = str(value).lower() if key == "cache_type" else str(value)
+        rows.append({"key": key, "flag": flag, "var": var, "value": "" if value is None else value,
+                     "source": source if value is not None else ""})
+    return rows
+
+
+def _body_note(plan: Plan) -> str | None:
+    """When no tensor has the base FTYPE's default type: what the quantized body mostly is instead
+    (by bytes), since the FTYPE alone (and the `general.file_type` llama-quantize writes) says otherwise."""
+    from recipec import ggml
+
+    default = ggml.FTYPE_DEFAULT.get(plan.llama_quantize.ftype.upper())
+    body: dict[str, int] = {}
+    for t in plan.tensors:
+        if t.reason != "not-quantized":
+            body[t.type.upper()] = body.get(t.type.upper(), 0) + t.bytes
+    if not default or not body or default.upper() in {t.type.upper() for t in plan.tensors}:
+        return None
+    dominant = max(sorted(body), key=lambda ty: body[ty])
+    share = 100.0 * body[dominant] / max(1, sum(body.values()))
+    return (f"no tensor is {default}, the FTYPE's default type: the quantized body is mostly {dominant} "
+            f"({share:.1f}% of its bytes); the FTYPE is what llama-quantize is given and writes as general.file\\_type")
+
+
 def _check(plan: Plan) -> None:
     problems = []
     if plan.serve.spec_mtp and plan.mtp.policy in ("drop", "none"):
@@ -210,26 +295,11 @@ def kit_context(plan: Plan, plan_json: str | None = None) -> dict:
     options = _script_options(lq)
     shards = _shards(plan)
     split = len(shards) > 1 or bool(_SHARD.search(lq.input))
-    model_path = plan.inputs.model.path
-    if model_path.endswith(".json") or not model_path:
-        model_default = str(Path(model_path).parent / lq.input) if model_path else lq.input
-    else:
-        model_default = model_path
-    imatrix_ref = plan.inputs.imatrix[0] if lq.imatrix and plan.inputs.imatrix else None
-    imatrix_default = imatrix_ref.path if imatrix_ref else (lq.imatrix or "")
-    imatrix_sha = imatrix_ref.sha256 if imatrix_ref else ""
-    if imatrix_default.endswith(".json"):
-        imatrix_sha = ""  # a summary stands in for the imatrix at compile time; the script needs the real file
-    profile = hardware.profile(plan.target) if plan.target else None
-    defaults = dict(profile.serve) if profile else {}
-    serve = {
-        "ctx": plan.serve.ctx,
-        "flash_attn": plan.serve.flash_attn or defaults.get("flash_attn"),
-        "cache_type": (plan.serve.cache_type or defaults.get("cache_type") or "").lower() or None,
-        "ngl": plan.serve.ngl or defaults.get("ngl"),
-        "mmproj": plan.serve.mmproj,
-        "spec_mtp": plan.serve.spec_mtp,
-    }
+    model = _model_facts(plan)
+    imatrix = _imatrix_facts(plan)
+    serve_rows = _serve_settings(plan)
+    serve = {**{r["key"]: r["value"] for r in serve_rows}, "mmproj": plan.serve.mmproj,
+             "spec_mtp": plan.serve.spec_mtp}
     totals = plan.totals
     predicted = totals.file_bytes + (totals.file_bytes_slack or 0)
     budget_used = None
@@ -238,23 +308,29 @@ def kit_context(plan: Plan, plan_json: str | None = None) -> dict:
     heat, legend = _heatmap(plan)
     name_kv = f"{PROVENANCE_KEYS[0]}=str:" + kv_string(plan.name)
     command = ["llama-quantize", *options, "--tensor-type-file", "tensor-types.txt"]
-    if imatrix_default:
-        command += ["--imatrix", imatrix_default]
-    command += [lq.input, lq.output, lq.ftype]
+    if imatrix["imatrix_used"]:
+        command += ["--imatrix", imatrix["imatrix_arg"]]
+    command += [model["model_arg"], lq.output, lq.ftype]
     command_text = " ".join(shlex.quote(c) for c in command)
     return {
         "version": __version__,
         "plan": plan,
         "plan_sha256": hashlib.sha256(plan_json.encode("utf-8")).hexdigest(),
-        "recipe_path": plan.inputs.recipe.path,
+        "recipe_path": shown_path(plan.inputs.recipe.path),
+        "model_path": shown_path(plan.inputs.model.path),
+        "imatrix_paths": [{"path": shown_path(im.path), "sha256": im.sha256} for im in plan.inputs.imatrix],
+        "relative_inputs": any(not _ABSOLUTE.match(p) and re.search(r"[\\/]", p)
+                               for p in (model["model_arg"], imatrix["imatrix_arg"]) if p),
+        **model,
+        **imatrix,
+        "body_note": _body_note(plan),
+        "placeholders": [n for n in (model["model_note"], imatrix["imatrix_note"]) if n],
+        "serve_rows": [r for r in serve_rows if r["value"]],
         "recipe_sha256": plan.inputs.recipe.sha256,
         "options": options,
         "keep_split": split,
         "split": split,
         "shards": shards,
-        "model_default": model_default,
-        "imatrix_default": imatrix_default,
-        "imatrix_sha256": imatrix_sha,
         "output_name": lq.output,
         "ftype": lq.ftype,
         "predicted_bytes": predicted,

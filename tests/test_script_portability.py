@@ -60,6 +60,13 @@ def kits(fixture_model, fixture_imatrix, tmp_path_factory) -> dict[str, Path]:
     for name, (kind, recipe, imatrix) in KITS.items():
         extra = ("--imatrix", str(fixture_imatrix(kind))) if imatrix else ()
         out[name] = compiled_kit(tmp_path_factory.mktemp(name), recipe, fixture_model(kind), *extra)
+        # the inputs beside the kit, where quantize.sh and measure.sh look by default
+        model = fixture_model(kind)
+        stem = model.name.split("-00001-of-")[0] if "-00001-of-" in model.name else model.stem
+        for f in model.parent.glob(stem + "*.gguf"):
+            (out[name] / f.name).symlink_to(f)
+        if imatrix:
+            (out[name] / fixture_imatrix(kind).name).symlink_to(fixture_imatrix(kind))
     return out
 
 

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from glob import escape as glob_escape
 from pathlib import Path
 
 import gguf
@@ -41,7 +42,16 @@ def _kit(tmp: Path, kind: str, model: Path, recipe_text: str | None = None, name
     out = tmp / name
     rc, err = compile_kit(recipe, model, out)
     assert rc == 0, err
+    _beside(out, model)
     return out
+
+
+def _beside(kit: Path, *files: Path) -> None:
+    """Link FILES (every shard of a split model) into KIT, where quantize.sh looks by default."""
+    for f in files:
+        stem = f.name.split("-00001-of-")[0] if "-00001-of-" in f.name else f.stem
+        for g in sorted(f.parent.glob(glob_escape(stem) + ("-*-of-*.gguf" if "-00001-of-" in f.name else f.suffix))):
+            (kit / g.name).symlink_to(g)
 
 
 @pytest.fixture
@@ -126,7 +136,7 @@ def test_wrong_rules_abort_before_writing(fixture_model, llama_quantize, bins, t
     assert proc.returncode == 1
     assert "does not match the plan; nothing written" in proc.stderr
     assert re.search(r"blk\.0\.attn_v\.weight: planned \w+, llama-quantize would write Q4_0", proc.stderr)
-    assert not [p for p in kit.iterdir() if p.suffix in (".gguf", ".partial")]
+    assert not [p for p in kit.iterdir() if p.suffix in (".gguf", ".partial") and not p.is_symlink()]
 
 
 def test_existing_output_needs_force(fixture_model, llama_quantize, bins, tmp_path):
@@ -186,6 +196,7 @@ def test_hostile_names_and_paths(fixture_model, llama_quantize, bins, tmp_path):
     kit = hostile_dir / "kit $(touch pwned6)"
     rc, err = compile_kit(recipe, model, kit)
     assert rc == 0, err
+    _beside(kit, model)
     for script in ("quantize.sh", "serve.sh"):
         assert subprocess.run(["bash", "-n", str(kit / script)]).returncode == 0
     out = hostile_dir / "-out `touch pwned7` $(touch pwned8);.gguf"
@@ -317,6 +328,7 @@ def test_size_budget_holds_with_imatrix_and_provenance_keys(fixture_model, fixtu
                       f"budget {budget} B\n")
     rc, err = compile_kit(recipe, model, tmp_path / "b", "--imatrix", str(imatrix))
     assert rc == 0, err
+    _beside(tmp_path / "b", model, imatrix)
     proc = run_script(tmp_path / "b" / "quantize.sh", _env(bins, llama_quantize))
     assert proc.returncode == 0, proc.stderr[-3000:]
     plan = json.loads((tmp_path / "b" / "plan.lock.json").read_text())

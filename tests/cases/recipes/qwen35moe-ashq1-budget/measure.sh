@@ -30,8 +30,8 @@ TYPES=(
 )
 
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-DEFAULT_MODEL='examples/qwen3.5-35b-a3b.gguf'
-DEFAULT_IMATRIX='examples/qwen3.5-35b-a3b.imatrix.json'
+DEFAULT_MODEL=
+DEFAULT_IMATRIX=
 RECIPEC=${RECIPEC:-recipec}
 LLAMA_QUANTIZE=${LLAMA_QUANTIZE:-llama-quantize}
 LLAMA_PERPLEXITY=${LLAMA_PERPLEXITY:-}
@@ -93,6 +93,7 @@ as_arg() {
 command -v -- "$RECIPEC" >/dev/null 2>&1 || die "recipec not found: $RECIPEC (set RECIPEC; pip install recipec)"
 quantize_path=$(command -v -- "$LLAMA_QUANTIZE" 2>/dev/null) ||
     die "llama-quantize not found: $LLAMA_QUANTIZE (set LLAMA_QUANTIZE or --llama-quantize)"
+[[ -n $MODEL ]] || die "no model: the plan records no source file name; give the source GGUF with --model PATH (or MODEL)"
 [[ -f $MODEL ]] || die "model not found: $MODEL (set MODEL or --model)"
 if [[ -n $IMATRIX ]]; then
     [[ -f $IMATRIX ]] || die "imatrix not found: $IMATRIX (set IMATRIX or --imatrix, '' for none)"

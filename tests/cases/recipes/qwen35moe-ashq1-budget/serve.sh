@@ -6,9 +6,10 @@
 # plan sha256: ed97b09904d1ff1a6499723dc8fb2f1a0ad3d7fafdef068af366d2cec389768d
 # target: none
 #
-# Starts llama-server on the quantized model with the recipe's serve settings.
-# Environment (flags win): LLAMA_SERVER MODEL HOST PORT. Arguments after the options
-# (or after --) go to llama-server unchanged.
+# Starts llama-server on the quantized model with the recipe's serve settings and the target
+# profile's defaults (card.md lists which is which); each can be overridden, '' drops it.
+# Environment (flags win): LLAMA_SERVER MODEL HOST PORT CTX FLASH_ATTN CACHE_TYPE NGL. Arguments
+# after the options (or after --) go to llama-server unchanged.
 #
 # Runs on bash 3.2 (macOS) and later. Before bash 4.4, `set -u` calls an empty array unbound, so
 # every array is expanded as ${A[@]+"${A[@]}"} (nothing when empty, the elements otherwise).
@@ -20,14 +21,33 @@ LLAMA_SERVER=${LLAMA_SERVER:-llama-server}
 MODEL=${MODEL:-$DEFAULT_MODEL}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8080}
-SETTINGS=(
+# Settings: none.
+DEFAULT_CTX=''
+CTX=${CTX-$DEFAULT_CTX}
+DEFAULT_FLASH_ATTN=''
+FLASH_ATTN=${FLASH_ATTN-$DEFAULT_FLASH_ATTN}
+DEFAULT_CACHE_TYPE=''
+CACHE_TYPE=${CACHE_TYPE-$DEFAULT_CACHE_TYPE}
+DEFAULT_NGL=''
+NGL=${NGL-$DEFAULT_NGL}
+SPEC=(
 )
 DEFAULT_MMPROJ=''
 MMPROJ=${MMPROJ:-$DEFAULT_MMPROJ}
 
 usage() {
     cat <<'EOF'
-usage: serve.sh [--model PATH] [--host HOST] [--port PORT] [--llama-server PATH] [--] [llama-server args…]
+usage: serve.sh [options] [--] [llama-server args…]
+  --model PATH            the quantized GGUF (env MODEL; default: qwen35moe-ashq1-17gib.gguf beside this script)
+  --host HOST             (env HOST; default 127.0.0.1)
+  --port PORT             (env PORT; default 8080)
+  --llama-server PATH     the llama-server binary (env LLAMA_SERVER)
+  --ctx N                 -c (env CTX; default: none)
+  --flash-attn on|off|auto  -fa (env FLASH_ATTN; default: none)
+  --cache-type TYPE       -ctk and -ctv (env CACHE_TYPE; default: none)
+  --ngl N                 -ngl (env NGL; default: none)
+  -h, --help              this text
+A setting given as '' is not passed.
 EOF
 }
 
@@ -43,6 +63,10 @@ while [[ $# -gt 0 ]]; do
         --host) [[ $# -ge 2 ]] || die "--host needs a value"; HOST=$2; shift 2 ;;
         --port) [[ $# -ge 2 ]] || die "--port needs a value"; PORT=$2; shift 2 ;;
         --llama-server) [[ $# -ge 2 ]] || die "--llama-server needs a value"; LLAMA_SERVER=$2; shift 2 ;;
+        --ctx) [[ $# -ge 2 ]] || die "--ctx needs a value"; CTX=$2; shift 2 ;;
+        --flash-attn) [[ $# -ge 2 ]] || die "--flash-attn needs a value"; FLASH_ATTN=$2; shift 2 ;;
+        --cache-type) [[ $# -ge 2 ]] || die "--cache-type needs a value"; CACHE_TYPE=$2; shift 2 ;;
+        --ngl) [[ $# -ge 2 ]] || die "--ngl needs a value"; NGL=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         --) shift; EXTRA+=(${1+"$@"}); break ;;
         *) EXTRA+=("$1"); shift ;;
@@ -60,7 +84,20 @@ fi
 command -v -- "$LLAMA_SERVER" >/dev/null 2>&1 || die "llama-server not found: $LLAMA_SERVER (set LLAMA_SERVER)"
 [[ $PORT =~ ^[0-9]+$ ]] || die "PORT must be a number, got: $PORT"
 
-ARGS=(-m "$MODEL" --host "$HOST" --port "$PORT" ${SETTINGS[@]+"${SETTINGS[@]}"})
+SETTINGS=()
+if [[ -n $CTX ]]; then
+    SETTINGS+=(-c "$CTX")
+fi
+if [[ -n $FLASH_ATTN ]]; then
+    SETTINGS+=(-fa "$FLASH_ATTN")
+fi
+if [[ -n $CACHE_TYPE ]]; then
+    SETTINGS+=(-ctk "$CACHE_TYPE" -ctv "$CACHE_TYPE")
+fi
+if [[ -n $NGL ]]; then
+    SETTINGS+=(-ngl "$NGL")
+fi
+ARGS=(-m "$MODEL" --host "$HOST" --port "$PORT" ${SETTINGS[@]+"${SETTINGS[@]}"} ${SPEC[@]+"${SPEC[@]}"})
 if [[ -n $MMPROJ ]]; then
     ARGS+=(--mmproj "$MMPROJ")
 fi

@@ -32,6 +32,7 @@ PROVENANCE=(
 SHARD_HEADER_BYTES=( )
 SHARD_HEADER_SHA256=( )
 IMATRIX_SHA256=''
+PLAN_USED_IMATRIX=1
 plan_types() {
     cat <<'RECIPEC_PLAN_TYPES'
 output.weight Q8_0
@@ -793,10 +794,13 @@ RECIPEC_PLAN_TYPES
 # --- settings ------------------------------------------------------------------------------------
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 LLAMA_QUANTIZE=${LLAMA_QUANTIZE:-llama-quantize}
-DEFAULT_MODEL='examples/qwen3.5-35b-a3b.gguf'
-DEFAULT_IMATRIX='examples/qwen3.5-35b-a3b.imatrix.json'
+# Defaults are beside this script: the source model by the name the plan records (none when it
+# records none), and the imatrix the plan was made from (none when compile was given a summary).
+DEFAULT_MODEL=
+DEFAULT_IMATRIX=
 DEFAULT_OUT="$HERE"/'qwen35moe-iq4xs-mtp-q6k.gguf'
 MODEL=${MODEL:-$DEFAULT_MODEL}
+IMATRIX_GIVEN=${IMATRIX+1}
 IMATRIX=${IMATRIX-$DEFAULT_IMATRIX}
 OUT=${OUT:-$DEFAULT_OUT}
 THREADS=${THREADS:-$(nproc 2>/dev/null || echo 4)}
@@ -812,8 +816,10 @@ usage() {
     cat <<'EOF'
 usage: quantize.sh [options]
   --llama-quantize PATH   the llama-quantize binary (env LLAMA_QUANTIZE)
-  --model PATH            the source GGUF, first shard of a split model (env MODEL)
-  --imatrix PATH          the importance matrix, '' for none (env IMATRIX)
+  --model PATH            the source GGUF, first shard of a split model (env MODEL;
+                          default: none: the plan records no file name)
+  --imatrix PATH          the importance matrix, '' for none (env IMATRIX; default: none: the plan
+                          was made from an imatrix summary; give the imatrix it summarises)
   --out PATH              the output GGUF (env OUT)
   --threads N             threads for llama-quantize (env THREADS)
   --force                 replace an existing OUT
@@ -837,7 +843,7 @@ while [[ $# -gt 0 ]]; do
     case $1 in
         --llama-quantize) need_value "$@"; LLAMA_QUANTIZE=$2; shift 2 ;;
         --model) need_value "$@"; MODEL=$2; shift 2 ;;
-        --imatrix) need_value "$@"; IMATRIX=$2; shift 2 ;;
+        --imatrix) need_value "$@"; IMATRIX=$2; IMATRIX_GIVEN=1; shift 2 ;;
         --out) need_value "$@"; OUT=$2; shift 2 ;;
         --threads) need_value "$@"; THREADS=$2; shift 2 ;;
         --force) FORCE=1; shift ;;
@@ -886,7 +892,11 @@ for flag in --tensor-type-file --dry-run; do
     [[ $help_text == *"$flag"* ]] || die "$LLAMA_QUANTIZE does not support $flag; build a newer llama.cpp"
 done
 [[ -f $TYPES_FILE ]] || die "missing $TYPES_FILE (keep the kit's files together)"
+[[ -n $MODEL ]] || die "no model: the plan records no source file name; give the source GGUF with --model PATH (or MODEL)"
 [[ -f $MODEL ]] || die "model not found: $MODEL (set MODEL or --model)"
+if [[ -z $IMATRIX && $PLAN_USED_IMATRIX -eq 1 && -z ${IMATRIX_GIVEN:-} ]]; then
+    die "the plan was made with an imatrix whose file it does not record (compile was given a summary); give it with --imatrix PATH (or IMATRIX), or --imatrix '' to quantize without one"
+fi
 if [[ -n $IMATRIX ]]; then
     [[ -f $IMATRIX ]] || die "imatrix not found: $IMATRIX (set IMATRIX or --imatrix, '' for none)"
     [[ $IMATRIX != *.json ]] || die "$IMATRIX is an imatrix summary; give the imatrix GGUF or .dat"
