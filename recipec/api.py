@@ -12,7 +12,7 @@ map them to an exit code with recipec.exitcodes.exit_code.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
 from recipec.checks import lint
@@ -23,7 +23,7 @@ from recipec.imatrix import ImatrixStats, fitting, merge, mismatch
 from recipec.loaders import load_imatrix, load_model
 from recipec.modelinfo import ModelInfo
 from recipec.plan import FileRef, Inputs, Plan
-from recipec.recipe import Loaded, load
+from recipec.recipe import Loaded, ignored_codes, load
 from recipec.resolve import Resolution, resolve
 from recipec.rules import with_rules
 from recipec.source import SourceFile
@@ -111,10 +111,25 @@ def compile_recipe(recipe_path: str, model_path: str, imatrix_paths: Sequence[st
                         errors=FileRef(path=str(errors_path), sha256=sha256_file(errors_path)) if errors else None)
         res = resolve(recipe, model, imatrix, inputs=inputs, model_file=str(model_path),
                       imatrix_files=tuple(str(p) for p in imatrix_paths), errors=errors)
+        res = _apply_ignores(res, sources)
         plan = with_rules(res.plan)
     except DiagnosticError as exc:
         return Compiled(linted.diagnostics + tuple(exc.diagnostics), sources)
     return Compiled(linted.diagnostics + checked + res.diagnostics, sources, res, plan)
+
+
+def _apply_ignores(res: Resolution, sources: dict[str, SourceFile]) -> Resolution:
+    """Drop the resolve warnings and notes silenced by `# recipec: ignore[CODE]` on their line
+    (from the diagnostics and from the plan's notes); errors stop the compile and stay."""
+    silenced = {path: ignored_codes(src) for path, src in sources.items()}
+    dropped = [d for d in res.diagnostics if not d.is_error and d.span
+               and d.code in silenced.get(d.span.file, {}).get(d.span.line, ())]
+    if not dropped:
+        return res
+    gone = {d.headline() for d in dropped}
+    kept = tuple(d for d in res.diagnostics if d not in dropped)
+    plan = res.plan.model_copy(update={"notes": tuple(n for n in res.plan.notes if n not in gone)})
+    return replace(res, diagnostics=kept, plan=plan)
 
 
 def _check_imatrix(imatrix: ImatrixStats | None, model: ModelInfo, paths: Sequence[str],

@@ -40,12 +40,13 @@ class Number:
 
 @dataclass(frozen=True)
 class LayerFilter:
-    """`first N`, `last N`, `A..B`, `N` or `mtp`."""
+    """`first N`, `last N`, `A..B`, `N`, `N,M,…`, `trunk` or `mtp`."""
 
-    kind: str  # "first" | "last" | "range" | "one" | "mtp"
+    kind: str  # "first" | "last" | "range" | "one" | "list" | "trunk" | "mtp"
     a: int | None = None
     b: int | None = None
     span: Span = _span()
+    items: tuple[int, ...] = ()  # the layers of a list, as written
 
     def __str__(self) -> str:
         return {
@@ -53,6 +54,8 @@ class LayerFilter:
             "last": f"last {self.a}",
             "range": f"{self.a}..{self.b}",
             "one": f"{self.a}",
+            "list": ",".join(map(str, self.items)),
+            "trunk": "trunk",
             "mtp": "mtp",
         }[self.kind]
 

@@ -87,6 +87,8 @@ _CATALOGUE: list[Code] = [
          "an ignore comment names a code that does not exist"),
     Code("L014", "mtp-selector-without-mtp", Severity.WARNING, Kind.FINDING,
          "an @mtp selector while the MTP policy drops the blocks"),
+    Code("L015", "layer-filter-on-last-selector", Severity.ERROR, Kind.FINDING,
+         "a layer filter written after the last of several selectors binds to that selector only"),
     # --- model input (M1xx) and imatrix input (I1xx) --------------------------------------------
     Code("M101", "unreadable-model", Severity.ERROR, Kind.INPUT, "the model file cannot be read as GGUF"),
     Code("M102", "split-shard", Severity.ERROR, Kind.INPUT, "a shard of a split model is missing or inconsistent"),
@@ -157,6 +159,8 @@ _CATALOGUE: list[Code] = [
     Code("R307", "floor-above-ceiling-resolved", Severity.ERROR, Kind.FINDING,
          "a floor is above a ceiling on the same tensor"),
     Code("R308", "tensor-not-found", Severity.ERROR, Kind.FINDING, "no tensor of that name in the model"),
+    Code("R309", "overridden-statement", Severity.WARNING, Kind.FINDING,
+         "a statement does not decide some tensors it selects: another statement wins there"),
     # --- emit / outputs (E4xx), verify and diff (V4xx) -------------------------------------------
     Code("E401", "output-unwritable", Severity.ERROR, Kind.INPUT, "the output directory cannot be written"),
     Code("E402", "check-differs", Severity.ERROR, Kind.FINDING, "the files on disk are not what compile would write"),

@@ -26,9 +26,10 @@ class _Frozen(BaseModel):
 
 
 class LayerSpec(_Frozen):
-    kind: Literal["first", "last", "range", "one", "mtp"]
+    kind: Literal["first", "last", "range", "one", "list", "trunk", "mtp"]
     a: Optional[int] = None
     b: Optional[int] = None
+    items: tuple[int, ...] = ()  # the layers of a `list`
 
 
 class SelectorSpec(_Frozen):
@@ -258,7 +259,12 @@ def _layers(f: ast.LayerFilter | None, diags: list[Diagnostic]) -> LayerSpec | N
                                 f.span, hint=f"write {f.b}..{f.a}"))
     if f.kind in ("first", "last") and f.a == 0:
         diags.append(Diagnostic("P005", f"`{f}` selects no layer", f.span, hint="count at least 1 layer"))
-    return LayerSpec(kind=f.kind, a=f.a, b=f.b)
+    if f.kind == "list":
+        twice = sorted({n for n in f.items if f.items.count(n) > 1})
+        if twice:
+            diags.append(Diagnostic("P005", f"layer list `{f}` names layer {twice[0]} twice", f.span,
+                                    hint="write `" + ",".join(map(str, dict.fromkeys(f.items))) + "`"))
+    return LayerSpec(kind=f.kind, a=f.a, b=f.b, items=f.items)
 
 
 def _size(n: ast.Number, unit: ast.Word, diags: list[Diagnostic], what: str) -> int | None:

@@ -1,8 +1,9 @@
 """Selector matching: role globs and layer filters -> the tensors a statement names.
 
 A selector is a role glob (`attn_*`, `ffn_down_exps`, `nextn.eh_proj`) with an optional layer
-filter (`@first 2`, `@last 4`, `@3..7`, `@12`, `@mtp`). Layer filters count trunk layers;
-`@mtp` names the MTP blocks. Shared by lint (role overlap) and resolve (binding to tensors).
+filter (`@first 2`, `@last 4`, `@3..7`, `@12`, `@3,7,11`, `@trunk`, `@mtp`). Layer filters count
+trunk layers; `@trunk` is every trunk layer; `@mtp` names the MTP blocks. A filter binds to the
+selector it is written on. Shared by lint (role overlap) and resolve (binding to tensors).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def layer_set(spec: LayerSpec | None, trunk: int) -> range | frozenset[int] | No
         return range(max(0, trunk - spec.a), trunk)
     if spec.kind == "range":
         return range(min(spec.a, trunk), min(spec.b + 1, trunk))
+    if spec.kind == "trunk":
+        return range(trunk)
+    if spec.kind == "list":
+        return frozenset(n for n in spec.items if n < trunk)
     return frozenset({spec.a})
 
 
@@ -58,6 +63,14 @@ def in_layers(spec: LayerSpec | None, t: Named, trunk: int) -> bool:
     if t.mtp or t.layer is None:
         return False
     return t.layer in layer_set(spec, trunk)
+
+
+def specificity(sel: SelectorSpec) -> tuple[tuple[int, int], bool]:
+    """How specific SEL is (a layer filter, a literal role), and whether it names `@mtp`: between two
+    pins on one tensor the more specific selector wins (resolve), and lint does not call that a conflict."""
+    layers = sel.layers
+    literal = not any(ch in sel.role for ch in "*?[")
+    return (int(layers is not None), int(literal)), getattr(layers, "kind", None) == "mtp"
 
 
 def select(sel: SelectorSpec, tensors: Iterable[Named], trunk: int) -> list:

@@ -153,6 +153,13 @@ class ToAst(Transformer):
     def one_layer(self, meta, items):
         return ast.LayerFilter("one", _int(self.file, items[0]), None, self._span(meta))
 
+    def layer_list(self, meta, items):
+        layers = tuple(_int(self.file, t) for t in items)
+        return ast.LayerFilter("list", None, None, self._span(meta), layers)
+
+    def trunk_layers(self, meta, items):
+        return ast.LayerFilter("trunk", None, None, self._span(meta))
+
     def mtp_layers(self, meta, items):
         return ast.LayerFilter("mtp", None, None, self._span(meta))
 

@@ -22,8 +22,8 @@ CASES = {
              "  ceiling ffn_down_exps Q4_K\n", None, [("L001", 4, 3)]),
     # the second pin, indented by three spaces
     "L002": ('recipe "l002"\n'
-             "pin output Q8_0\n"
-             "   pin outp* Q6_K\n", None, [("L002", 3, 4)]),
+             "pin attn_* Q8_0\n"
+             "   pin *_v Q6_K\n", None, [("L002", 3, 4)]),
     # the repeat after a blank line
     "L003": ('recipe "l003"\n'
              "budget 19 GiB\n"
@@ -69,6 +69,9 @@ CASES = {
     "L014": ('recipe "l014"\n'
              "mtp drop\n"
              "floor attn_q@mtp Q6_K\n", None, [("L014", 3, 7)]),
+    # the last selector, which carries the filter: `floor  attn_k ` is 14 characters
+    "L015": ('recipe "l015"\n'
+             "floor  attn_k attn_v@last 4 Q6_K\n", None, [("L015", 2, 15)]),
     # the `serve spec mtp` statement, on the last line
     "E403": ('recipe "e403"\n'
              "mtp drop\n"
@@ -102,3 +105,10 @@ def test_unknown_ignore_code_points_into_the_brackets(tmp_path):
     p.write_text('recipe "x"\nfloor attn_q Q8_0  # recipec: ignore[Q8]\n')
     found = [(d.code, d.span.line, d.span.col) for d in lint(load(str(p)))]
     assert found == [("L013", 2, 38)]
+
+
+def test_pins_of_different_specificity_are_not_a_conflict(tmp_path):
+    # the more specific pin wins on output.weight (a literal role beats a glob): no L002
+    p = tmp_path / "r.recipe"
+    p.write_text('recipe "x"\npin * NVFP4\npin output Q6_K\n')
+    assert [d.code for d in lint(load(str(p))) if d.code == "L002"] == []

@@ -56,7 +56,9 @@ def test_decide_precedence():
     c8, c6, c5 = Bound("ceiling", "Q8_0", None), Bound("ceiling", "Q6_K", None), Bound("ceiling", "Q5_K", None)
     keep, pin = Bound("mtp-keep", "Q6_K", None), Bound("pin", "Q4_K", None)
     assert decide("t", (f6, f4, c8, c6)) == (Deciding(None, f6, c6), None)
-    assert decide("t", (keep, pin, f6)) == (Deciding(pin, f6, None), None)  # an explicit pin beats mtp keep
+    assert decide("t", (keep, pin, f6)) == (Deciding(keep, f6, None), None)  # mtp keep owns the MTP block
+    at_mtp = Bound("pin", "Q4_K", None, (1, 0), names_mtp=True)
+    assert decide("t", (keep, at_mtp, f6)) == (Deciding(at_mtp, f6, None), None)  # unless a pin says @mtp
     d, conflict = decide("t", (f6, c5))
     assert d == Deciding(None, f6, c5) and conflict.code == "R307"
 

@@ -9,6 +9,7 @@ from recipec.checks import (
     floor_above_ceiling,
     imatrix_type_on_mtp,
     ladder_unsatisfiable,
+    layer_filter_binding,
     mtp_dropped,
     no_shape_fallback,
     tie_auto_without_imatrix,
@@ -35,6 +36,7 @@ REGISTRY = (
     unknown_role,
     unknown_target,
     mtp_dropped,
+    layer_filter_binding,
 )
 
 

@@ -57,7 +57,9 @@ def _interval(f: LayerSpec | None) -> tuple[float, float] | None:
         return (f.a, f.a)
     if f.kind == "first":
         return (0, f.a - 1)
-    return None
+    if f.kind == "list":
+        return (min(f.items), max(f.items))
+    return None  # `last N` and `trunk`: without a model, any trunk layer
 
 
 def layers_overlap(a: LayerSpec | None, b: LayerSpec | None) -> bool:
@@ -68,6 +70,9 @@ def layers_overlap(a: LayerSpec | None, b: LayerSpec | None) -> bool:
         return False
     if a.kind == "mtp":
         return True
+    if a.kind == "list" or b.kind == "list":  # a list overlaps only through one of its layers
+        one, other = (a, b) if a.kind == "list" else (b, a)
+        return any(layers_overlap(LayerSpec(kind="one", a=n), other) for n in one.items)
     ia, ib = _interval(a), _interval(b)
     if ia is None or ib is None:
         return True

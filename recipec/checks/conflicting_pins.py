@@ -1,15 +1,21 @@
-"""L002 conflicting-pins: two pins give overlapping tensors different types.
+"""L002 conflicting-pins: two equally specific pins give overlapping tensors different types.
+
+Between pins of different specificity the more specific one wins (a layer filter beats none, a
+literal role beats a glob), so `pin * NVFP4` with `pin output Q6_K` is fine; two globs, or two
+literal roles with the same kind of filter, that overlap are ambiguous.
 
 Bad:
-    pin output Q8_0
-    pin outp* Q6_K
+    pin attn_* Q8_0
+    pin *_v Q6_K
 
 Good:
-    pin output Q8_0
+    pin attn_* Q8_0
+    pin attn_v Q6_K
 """
 
 from recipec.checks.common import LintContext, bounds_overlap
 from recipec.diagnostics import Diagnostic
+from recipec.selectors import specificity
 
 CODE = "L002"
 NAME = "conflicting-pins"
@@ -22,7 +28,7 @@ def check(ctx: LintContext):
             if a.type == b.type:
                 continue
             pair = bounds_overlap(a, b)
-            if pair:
+            if pair and specificity(pair[0])[0] == specificity(pair[1])[0]:
                 yield Diagnostic(CODE, f"pin {b.type} conflicts with pin {a.type} at {a.span}: "
                                  f"`{pair[1].text}` and `{pair[0].text}` may select the same tensors",
                                  b.span, hint="narrow one selector (a layer filter or an exact role)")

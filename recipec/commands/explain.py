@@ -1,17 +1,24 @@
-"""Explain why one tensor gets its type: role, layer, group, bounding statements, candidates.
+"""Explain why tensors get their types: role, layer, group, bounding statements, candidates.
 
-Prints the statements that bound the tensor (file:line), every candidate with its bytes and
-error cost, and why the chosen one won (a pin, a floor, a ceiling, or the solver's trade-off).
+Takes a tensor name, a role or a role glob (then one block per tensor). Prints the statements
+that bound each tensor (file:line; the overridden ones marked), the line that really decided
+(a floor reaching it through a tie is named by its own line), every candidate with its bytes and
+error cost, and why the chosen one won. `--format json` prints the same as data.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 
 from recipec.api import compile_recipe
 from recipec.diagnostics import Diagnostic, did_you_mean
 from recipec.exitcodes import EXIT_OK, exit_code
+from recipec.jsonio import dumps
 from recipec.report import print_text
+from recipec.resolve.assemble import group_floor
+from recipec.resolve.bounds import Deciding, overridden
+from recipec.selectors import role_matches
 
 
 def add_arguments(parser) -> None:
@@ -23,7 +30,34 @@ def add_arguments(parser) -> None:
     parser.add_argument("--allow-imatrix-mismatch", action="store_true",
                         help="accept an imatrix made for another model (I107 becomes a warning)")
     parser.add_argument("--imatrix", action="append", default=[], metavar="I")
-    parser.add_argument("tensor", metavar="TENSOR_NAME")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("tensor", metavar="TENSOR_OR_ROLE", help="a tensor name, a role, or a role glob")
+
+
+def tensors_named(res, what: str) -> list[str]:
+    """The tensors WHAT names: the tensor of that name, else those whose role (or name) matches it."""
+    if what in res.tensors:
+        return [what]
+    return [n for n, r in res.tensors.items()
+            if role_matches(what, r.tensor.role) or fnmatch.fnmatchcase(n, what)]
+
+
+def decided_by(res, name: str):
+    """The bound that really decided tensor NAME (a tied member's floor included), or None."""
+    r = res.tensors[name]
+    if not r.quantized or r.group is None:
+        return None
+    if r.pin:
+        return r.pin
+    token = res.plan.tensor(name).reason.split(" ")[0]
+    g = res.groups[r.group]
+    pool = [b for n in g.tensors for b in res.tensors[n].bounds]
+    return next((b for b in pool if b.reason == token), None)
+
+
+def _overrides(r) -> dict:
+    """Bound -> the bound that overrides it on this tensor."""
+    return {id(lost): won for lost, won in overridden(r.bounds, Deciding(r.pin, r.floor, r.ceiling))}
 
 
 def explain(res, name: str) -> str:
@@ -44,8 +78,11 @@ def explain(res, name: str) -> str:
     lines.append(f"  weight {r.weight:.6g} (depth x{r.depth:g}; {res.plan.error_model} error model)")
     if r.bounds:
         lines.append("  bounded by:")
+        lost = _overrides(r)
         for b in r.bounds:
-            lines.append(f"    {b.where}: {b.kind} {b.type}")
+            over = f"  (overridden by {lost[id(b)].kind} {lost[id(b)].type} at {lost[id(b)].where})" \
+                if id(b) in lost else ""
+            lines.append(f"    {b.where}: {b.kind} {b.type}{over}")
     else:
         lines.append("  bounded by: nothing (the ladder only)")
     lines.append("  candidates:")
@@ -56,6 +93,8 @@ def explain(res, name: str) -> str:
         lines.append(f"   {mark} {c.type:<8} {c.bytes:>14} bytes  error {c.error:.3e}  cost {c.cost:.6g}{via}")
     for typ, why in r.removed:
         lines.append(f"     {typ:<8} removed: {why}")
+    dec = decided_by(res, name)
+    lines.append("  decided " + (f"{dec.where}: {dec.kind} {dec.type}" if dec else "by no statement"))
     lines.append(f"  chosen {entry.type} ({entry.reason})")
     lines.append("  why    " + _why(res, r, g))
     return "\n".join(lines) + "\n"
@@ -67,9 +106,12 @@ def _why_stock(res, r, g) -> str:
     ftype = res.plan.llama_quantize.ftype
     if entry.reason.startswith("stock:"):
         return f"no budget: llama-quantize's own {ftype} mix gives it {entry.type}, and no statement changes that"
-    b = next((x for x in (r.floor, r.ceiling) if x is not None and entry.reason.startswith(x.reason)), None)
+    floor = group_floor(r, g, res.tensors)
+    b = next((x for x in (r.floor, r.ceiling, floor) if x is not None and entry.reason.startswith(x.reason)), None)
     if b is not None:
-        side = "raised to the floor" if b is r.floor else "cut to the ceiling"
+        side = "cut to the ceiling" if b is r.ceiling else "raised to the floor"
+        if b is floor and b is not r.floor:
+            side += f" of a tied tensor ({g.tie})"
         return f"no budget: the stock {ftype} type is {side} at {b.where}"
     return f"no budget: tied with {len(g.tensors) - 1} other tensor(s) ({g.tie}), it takes the lowest type they share"
 
@@ -104,13 +146,39 @@ def run(args) -> int:
                               allow_imatrix_mismatch=args.allow_imatrix_mismatch)
     diags = list(compiled.diagnostics)
     res = compiled.resolution
-    if res is not None and args.tensor not in res.tensors:
-        names = list(res.tensors)
-        guess = did_you_mean(args.tensor, names) or did_you_mean(args.tensor + ".weight", names)
-        diags.append(Diagnostic("R308", f"no tensor `{args.tensor}` in the model",
+    names = tensors_named(res, args.tensor) if res is not None else []
+    if res is not None and not names:
+        known = list(res.tensors)
+        guess = did_you_mean(args.tensor, known) or did_you_mean(args.tensor + ".weight", known)
+        diags.append(Diagnostic("R308", f"no tensor or role `{args.tensor}` in the model",
                                 hint=f"did you mean {guess}?" if guess else "see `recipec inspect` for the names"))
     print_text(diags, sys.stderr, compiled.sources)
     if res is None or exit_code(diags) != EXIT_OK:
         return exit_code(diags)
-    sys.stdout.write(explain(res, args.tensor))
+    if args.format == "json":
+        sys.stdout.write(dumps({"version": 1, "tensors": [explain_data(res, n) for n in names]}))
+    else:
+        sys.stdout.write("\n".join(explain(res, n) for n in names))
     return EXIT_OK
+
+
+def explain_data(res, name: str) -> dict:
+    """The explanation of tensor NAME as data (what `--format json` prints)."""
+    r = res.tensors[name]
+    t = r.tensor
+    entry = res.plan.tensor(name)
+    lost = _overrides(r)
+    dec = decided_by(res, name)
+    data = {"name": name, "role": t.role, "layer": t.layer, "mtp": t.mtp, "shape": list(t.shape),
+            "source_type": t.type, "type": entry.type, "reason": entry.reason, "quantized": r.quantized,
+            "bounds": [{"kind": b.kind, "type": b.type, "where": b.where,
+                        "overridden_by": lost[id(b)].where if id(b) in lost else None} for b in r.bounds],
+            "decided_by": None if dec is None else {"kind": dec.kind, "type": dec.type, "where": dec.where}}
+    if r.quantized and r.group is not None:
+        g = res.groups[r.group]
+        data["group"] = {"tensors": list(g.tensors), "tie": g.tie}
+        data["candidates"] = [{"type": c.type, "requested": c.requested, "bytes": c.bytes, "error": c.error,
+                               "cost": c.cost} for c in r.candidates]
+        data["removed"] = [{"type": x, "why": why} for x, why in r.removed]
+        data["why"] = _why(res, r, g)
+    return data

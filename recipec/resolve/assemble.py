@@ -15,40 +15,55 @@ from recipec.imatrix import ImatrixStats
 from recipec.llamacpp import predict_file_size
 from recipec.modelinfo import ModelInfo
 from recipec.recipe import Recipe
+from recipec.resolve.bounds import Bound
 from recipec.resolve.candidates import TensorResolution
 from recipec.resolve.groups import Group
 from recipec.resolve.optimise import Solved, counted_bytes
 from recipec.mixture import quantize_order
-from recipec.resolve.settings import Settings
+from recipec.resolve.settings import Settings, rank
 
 TENSOR_TYPES_FILE = "tensor-types.txt"
 
 
-def _stock_reason(r: TensorResolution, g: Group, s: Settings) -> str:
+def group_floor(r: TensorResolution, g: Group, res: dict[str, TensorResolution]) -> Optional[Bound]:
+    """The floor that holds on R's group: the highest of its members' floors (R's own on a tie),
+    since a tied group takes a type every member can take."""
+    best = r.floor
+    for n in g.tensors:
+        b = res[n].floor
+        if b is not None and (best is None or rank(b.type) > rank(best.type)):
+            best = b
+    return best
+
+
+def _stock_reason(r: TensorResolution, g: Group, s: Settings, floor: Optional[Bound]) -> str:
     asked = g.options[g.chosen].requested
     if asked == s.stock.get(r.tensor.name):
         return f"stock:{s.ftype}"
-    for b in (r.floor, r.ceiling):
+    for b in (r.floor, r.ceiling, floor):
         if b is not None and asked == b.type:
             return b.reason
     return g.tie or "ladder"
 
 
-def reason(r: TensorResolution, g: Group, decided: bool, s: Settings) -> str:
-    """Which statement (or the solver, or the stock mix) gave R its type."""
+def reason(r: TensorResolution, g: Group, decided: bool, s: Settings,
+           res: Optional[dict[str, TensorResolution]] = None) -> str:
+    """Which statement (or the solver, or the stock mix) gave R its type; a floor that reaches R
+    through a tie is named by its own line."""
+    floor = group_floor(r, g, res) if res is not None else r.floor
     if r.pin:
         why = r.pin.reason
     elif s.from_stock:
-        why = _stock_reason(r, g, s)
+        why = _stock_reason(r, g, s, floor)
     elif decided:
-        if g.chosen == 0 and r.floor:
-            why = r.floor.reason
+        if g.chosen == 0 and floor:
+            why = floor.reason
         elif g.chosen == len(g.options) - 1 and r.ceiling:
             why = r.ceiling.reason
         else:
             why = "solver"
     else:
-        why = (r.floor.reason if r.floor else r.ceiling.reason if r.ceiling
+        why = (floor.reason if floor else r.ceiling.reason if r.ceiling
                else "ladder" if len(g.options) == 1 else "best")
     cand = next(c for c in r.candidates if c.requested == g.options[g.chosen].requested)
     if cand.type != cand.requested:
@@ -70,7 +85,7 @@ def entries(s: Settings, res: dict[str, TensorResolution],
         else:
             g = solved.groups[gi]
             cand = next(c for c in r.candidates if c.requested == g.options[g.chosen].requested)
-            typ, nbytes, why = cand.type, cand.bytes, reason(r, g, gi in problem_index, s)
+            typ, nbytes, why = cand.type, cand.bytes, reason(r, g, gi in problem_index, s, res)
         out.append(P.TensorEntry(name=t.name, role=t.role, layer=t.layer, mtp=t.mtp, shape=t.shape,
                                  source_type=t.type, type=typ, bytes=nbytes, reason=why,
                                  group=problem_index.get(gi) if gi is not None else None))

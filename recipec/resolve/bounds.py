@@ -1,8 +1,11 @@
 """Stage 2 of resolve: selectors -> bounds on tensors (pins, floors, ceilings, the MTP policy).
 
-Precedence: a pin beats floors and ceilings (an explicit `pin` beats `mtp keep`, the later pin
-the earlier); of several floors the highest holds, of several ceilings the lowest; a floor above
-a ceiling on one tensor is an error naming both statements.
+Precedence: a pin beats floors and ceilings; between pins the more specific selector wins (a
+layer filter beats none, then a literal role beats a glob; equal: the later line); `mtp keep`
+owns the MTP block unless a pin names it with `@mtp`; of several floors the highest holds, of
+several ceilings the lowest; a floor above a ceiling on one tensor is an error naming both
+statements. A statement that selects a tensor but neither decides it nor is respected by what
+decides it is overridden there (`overridden`, reported as R309).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from recipec.llamacpp import is_quantizable
 from recipec.modelinfo import ModelInfo
 from recipec.recipe import Recipe
 from recipec.resolve.settings import Settings, rank
-from recipec.selectors import select
+from recipec.selectors import select, specificity
 from recipec.source import Span
 
 
@@ -26,6 +29,8 @@ class Bound:
     kind: str  # pin | floor | ceiling | mtp-keep | mtp-floor
     type: str
     span: Optional[Span]
+    specificity: tuple[int, int] = (0, 0)  # (has a layer filter, names a literal role)
+    names_mtp: bool = False  # the selector names the MTP blocks explicitly (`@mtp`)
 
     @property
     def reason(self) -> str:
@@ -65,8 +70,9 @@ def bind(recipe: Recipe, s: Settings) -> tuple[dict[str, tuple[Bound, ...]], lis
                     "R302", f"`{sel.text}` names only tensors llama-quantize never quantizes "
                             f"({hit[0].name}{' …' if len(hit) > 1 else ''}): the statement has no effect",
                     sel.span, hint="remove the statement or the selector"))
+            spec, mtp_sel = specificity(sel)
             for t in hit:
-                bounds.setdefault(t.name, []).append(Bound(rule.kind, rule.type, rule.span))
+                bounds.setdefault(t.name, []).append(Bound(rule.kind, rule.type, rule.span, spec, mtp_sel))
     mtp = recipe.mtp
     kind = {"keep": "mtp-keep", "optimise": "mtp-floor"}.get(mtp.policy)
     if s.has_mtp and kind and mtp.type:
@@ -85,9 +91,7 @@ def _matches_nothing(sel, model: ModelInfo) -> Diagnostic:
 
 def decide(name: str, bl: tuple[Bound, ...]) -> tuple[Deciding, Optional[Diagnostic]]:
     """The pin, highest floor and lowest ceiling among BL; R307 when the floor is above the ceiling."""
-    pins = [b for b in bl if b.kind in ("pin", "mtp-keep")]
-    explicit = [b for b in pins if b.kind == "pin"]
-    pin = (explicit or pins or [None])[-1]
+    pin = winning_pin(bl)
     floor = ceiling = None
     for b in bl:
         if b.kind in ("floor", "mtp-floor") and (floor is None or rank(b.type) >= rank(floor.type)):
@@ -101,3 +105,32 @@ def decide(name: str, bl: tuple[Bound, ...]) -> tuple[Deciding, Optional[Diagnos
             notes=(f"{ceiling.where}: the ceiling {ceiling.type}",),
             hint="lower the floor or raise the ceiling")
     return Deciding(pin, floor, ceiling), None
+
+
+def winning_pin(bl: tuple[Bound, ...]) -> Optional[Bound]:
+    """The pin that decides: `mtp keep` unless a pin names `@mtp`; else the most specific, then the last."""
+    keep = next((b for b in bl if b.kind == "mtp-keep"), None)
+    pins = [b for b in bl if b.kind == "pin" and (keep is None or b.names_mtp)]
+    best = None
+    for b in pins:
+        if best is None or b.specificity >= best.specificity:
+            best = b
+    return best or keep
+
+
+def overridden(bl: tuple[Bound, ...], d: Deciding) -> list[tuple[Bound, Bound]]:
+    """(loser, winner) for every statement in BL that D's deciding bound neither is nor respects."""
+    out: list[tuple[Bound, Bound]] = []
+    seen: set = set()
+    for b in bl:
+        key = (b.kind, b.type, b.span)
+        if key in seen or b is d.pin:
+            continue
+        seen.add(key)
+        if d.pin is not None:
+            lost = ((b.kind in ("pin", "mtp-keep") and b.type != d.pin.type)
+                    or (b.kind in ("floor", "mtp-floor") and rank(d.pin.type) < rank(b.type))
+                    or (b.kind == "ceiling" and rank(d.pin.type) > rank(b.type)))
+            if lost and (b.span is None or b.span != d.pin.span):  # not another selector of the pin's own line
+                out.append((b, d.pin))
+    return out

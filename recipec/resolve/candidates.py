@@ -17,7 +17,7 @@ from recipec.imatrix import ImatrixStats
 from recipec.llamacpp import is_quantizable, needs_imatrix, shape_fallback
 from recipec.modelinfo import TensorInfo
 from recipec.recipe import Recipe
-from recipec.resolve.bounds import Bound, Deciding, decide
+from recipec.resolve.bounds import Bound, Deciding, decide, overridden
 from recipec.resolve.settings import Settings, rank
 from recipec.resolve.weights import Weigher
 
@@ -124,6 +124,7 @@ def resolve_tensors(recipe: Recipe, s: Settings, bounds: dict[str, tuple[Bound, 
     res: dict[str, TensorResolution] = {}
     diags: list[Diagnostic] = []
     mtp_without_data = 0
+    lost: dict[tuple[Bound, Bound], list[str]] = {}
     for t in s.out_model.tensors:
         bl = bounds.get(t.name, ())
         counted = not (t.mtp and recipe.mtp.outside_budget)
@@ -135,6 +136,8 @@ def resolve_tensors(recipe: Recipe, s: Settings, bounds: dict[str, tuple[Bound, 
             diags.append(conflict)
             res[t.name] = TensorResolution(t, True, bl, None, d.floor, d.ceiling)
             continue
+        for pair in overridden(bl, d):
+            lost.setdefault(pair, []).append(t.name)
         w, depth = weigh.weight(t), weigh.depth(t)
         cands, removed = candidates(t, d, s, w, imatrix)
         if t.mtp and imatrix is not None and any("the imatrix has no data" in why for _, why in removed):
@@ -148,7 +151,27 @@ def resolve_tensors(recipe: Recipe, s: Settings, bounds: dict[str, tuple[Bound, 
             "R306", f"{mtp_without_data} MTP tensor(s) have no imatrix data: types that need "
                     "an imatrix were removed from their candidates", recipe.mtp.span,
             hint="collect the imatrix with `llama-imatrix --nextn` to allow them"))
+    for (loser, winner), names in sorted(lost.items(), key=lambda kv: (_at(kv[0][0]), _at(kv[0][1]))):
+        diags.append(override_warning(loser, winner, names))
     return res, diags
+
+
+def _at(b: Bound) -> tuple[str, int]:
+    return (b.span.file, b.span.line) if b.span else ("", 0)
+
+
+def _said(b: Bound) -> str:
+    return f"`{b.kind.replace('-', ' ')} {b.type}`"
+
+
+def override_warning(loser: Bound, winner: Bound, names: list[str]) -> Diagnostic:
+    """R309: LOSER selects NAMES but WINNER decides them."""
+    line = f"line {winner.span.line}" if winner.span else "the default"
+    return Diagnostic(
+        "R309", f"{_said(loser)} is overridden by {_said(winner)} ({line}) on {len(names)} tensor(s): "
+                f"{', '.join(names[:3])}{' …' if len(names) > 3 else ''}", loser.span,
+        notes=(f"{winner.where}: {_said(winner)} decides them",),
+        hint="narrow the selector, or add `# recipec: ignore[R309]` to this line if that is intended")
 
 
 def _no_candidate(t: TensorInfo, d: Deciding, removed: list[tuple[str, str]], recipe: Recipe) -> Diagnostic:

@@ -2,8 +2,8 @@
 # shellcheck disable=SC2016  # data below is single-quoted on purpose: nothing in it expands
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-nvfp4-blackwell.recipe
-# recipe sha256: f98bc240a3b3d2d47a2672cb4c08be6182d80e8d1aae7e61821d7f8c6e9d261b
-# plan sha256: 26fd851aa6a131bdb2301b9677268e71e8bdf526b148b35f1cbfc96de013cb41 (plan.lock.json beside this script)
+# recipe sha256: 9b376cebd19b0b8b780694f27adf47915682c9f52fd7209d1d31afb5c5faf06e
+# plan sha256: b9cfd63c37d08fd383f41907a68bc75ce0f487ac7c6126f08f441779913b9c71 (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -18,7 +18,7 @@ set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
 RECIPE_NAME='qwen35moe-nvfp4-blackwell'
-PLAN_SHA256='26fd851aa6a131bdb2301b9677268e71e8bdf526b148b35f1cbfc96de013cb41'
+PLAN_SHA256='b9cfd63c37d08fd383f41907a68bc75ce0f487ac7c6126f08f441779913b9c71'
 FTYPE='Q8_0'
 PREDICTED_BYTES=21685079392
 SPLIT_INPUT=0
