@@ -11,7 +11,6 @@ map them to an exit code with recipec.exitcodes.exit_code.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
@@ -19,6 +18,7 @@ from recipec.checks import lint
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.emit import render_kit
 from recipec.errorfile import load_errors
+from recipec.files import file_sha256
 from recipec.imatrix import ImatrixStats, fitting, merge, mismatch
 from recipec.loaders import load_imatrix, load_model
 from recipec.modelinfo import ModelInfo
@@ -67,15 +67,11 @@ def lint_recipe(path: str, *, expect_imatrix: bool | None = None) -> Linted:
 
 def sha256_file(path: str) -> str:
     """The sha256 of the file at PATH; U002 when it cannot be read."""
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
+        return file_sha256(path)
     except OSError as exc:
         raise DiagnosticError(Diagnostic("U002", f"cannot read {path}: {exc.strerror or exc}",
                                          hint="check the path")) from None
-    return h.hexdigest()
 
 
 def load_inputs(model_path: str, imatrix_paths: Sequence[str]) -> tuple[ModelInfo, ImatrixStats | None]:

@@ -22,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from recipec import hardware
 from recipec.version import __version__
 from recipec.diagnostics import Diagnostic, DiagnosticError
+from recipec.files import base_name
 from recipec.llamacpp import Rule
 from recipec.plan import PROVENANCE_KEYS, Plan, kv_string, layer_ranges
 from recipec.rules import format_rules
@@ -196,7 +197,7 @@ _ABSOLUTE = re.compile(r"^(/|~|\\\\|[A-Za-z]:[\\/])")
 def shown_path(path: str) -> str:
     """PATH as the user gave it when relative; its base name when absolute (a path of the compiling
     machine means nothing elsewhere)."""
-    return re.split(r"[\\/]", path)[-1] if _ABSOLUTE.match(path) else path
+    return base_name(path) if _ABSOLUTE.match(path) else path
 
 
 def _is_summary(path: str) -> bool:
@@ -231,7 +232,7 @@ def _imatrix_facts(plan: Plan) -> dict:
                 "imatrix_note": f"`IMATRIX.gguf` stands for the imatrix the summary {shown_path(ref.path)} was made "
                                 "from: the plan was compiled against the summary, which records the statistics "
                                 "but not the file's name or hash"}
-    return {"imatrix_used": True, "imatrix_name": re.split(r"[\\/]", ref.path)[-1], "imatrix_arg": shown_path(ref.path),
+    return {"imatrix_used": True, "imatrix_name": base_name(ref.path), "imatrix_arg": shown_path(ref.path),
             "imatrix_sha256": ref.sha256, "imatrix_note": None}
 
 
@@ -341,7 +342,7 @@ def kit_context(plan: Plan, plan_json: str | None = None) -> dict:
         "size_gb": f"{totals.file_bytes / _GB:.2f}",
         "size_gib": f"{totals.file_bytes / _GIB:.2f}",
         "stock_gb": f"{plan.stock.file_bytes / _GB:.2f}" if plan.stock else None,
-        "errors_name": re.split(r"[\\/]", plan.inputs.errors.path)[-1] if plan.inputs.errors else "",
+        "errors_name": base_name(plan.inputs.errors.path) if plan.inputs.errors else "",
         "tensor_gib": f"{totals.tensor_bytes / _GIB:.2f}",
         "budget_used": budget_used,
         "budget_gib": f"{totals.budget_bytes / _GIB:.2f}" if totals.budget_bytes else None,

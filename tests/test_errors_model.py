@@ -37,9 +37,9 @@ def _errors(model, star: str = STAR, alpha: dict | None = None, digest: str | No
     return ef.to_json()
 
 
-def _plan(tmp_path, model_path, body: str, *extra: str) -> tuple[int, dict, str]:
+def _plan(tmp_path, model_path, body: str, *extra: str, ladder: str = "Q4_K Q8_0") -> tuple[int, dict, str]:
     recipe = tmp_path / "r.recipe"
-    recipe.write_text('recipe "r"\nladder Q4_K Q8_0\n' + body)
+    recipe.write_text(f'recipe "r"\nladder {ladder}\n' + body)
     out = tmp_path / "kit"
     rc, _, err = recipec_cli("compile", str(recipe), "--model", str(model_path), "-o", str(out), *extra)
     plan = json.loads((out / "plan.lock.json").read_text()) if rc == 0 else {}
@@ -56,7 +56,7 @@ def _room_for_one(tmp_path, path) -> int:
     """The predicted size of the all-Q4_K plan, plus room for one 256x256 upgrade (32768 bytes:
     Q8_0 2048 blocks x 34 B - Q4_K 256 blocks x 144 B) and not for two 256x128 ones (2 x 16384)."""
     (tmp_path / "low").mkdir()
-    rc, plan, err = _plan(tmp_path / "low", path, "ladder Q4_K\nbudget 1 GiB\n")
+    rc, plan, err = _plan(tmp_path / "low", path, "budget 1 GiB\n", ladder="Q4_K")
     assert rc == 0, err
     return plan["totals"]["file_bytes"] + 32768 + 4000
 
@@ -141,8 +141,9 @@ def test_measure_then_compile_with_the_measured_file(fixture_model, fixture_imat
     rc, _, err = recipec_cli("measure", str(model), "--imatrix", str(imatrix), "-o", str(errs),
                              "--llama-quantize", str(llama_quantize))
     assert rc == 0, err
-    rc, plan, err = _plan(tmp_path, model, "ladder Q3_K Q4_K Q5_K Q6_K Q8_0\nbudget 5 bpw\n",
-                          "--errors", str(errs), "--imatrix", str(imatrix))
+    rc, plan, err = _plan(tmp_path, model, "budget 5 bpw\n", "--errors", str(errs), "--imatrix", str(imatrix),
+                          ladder="Q3_K Q4_K Q5_K Q6_K Q8_0")
+    assert "L003" not in err
     assert rc == 0, err
     assert plan["error_model"] == "measured" and plan["totals"]["bpw"] <= 5.0
     measured = json.loads(errs.read_text())["tensors"]

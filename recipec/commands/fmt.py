@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import os
 import sys
-import tempfile
 
 from recipec.diagnostics import Diagnostic, DiagnosticError, Kind
 from recipec.exitcodes import exit_code
+from recipec.files import write_text_atomically
 from recipec.formatter import format_source
 from recipec.report import print_text
 from recipec.source import SourceFile
@@ -18,20 +17,6 @@ def add_arguments(p) -> None:
     p.add_argument("recipes", nargs="+", metavar="RECIPE")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
     p.add_argument("--diff", action="store_true", help="change nothing; print what would change")
-
-
-def _write_atomic(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".recipec-fmt-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _format(path: str) -> tuple[SourceFile | None, str | None, list[Diagnostic]]:
@@ -70,6 +55,6 @@ def run(args) -> int:
         if args.check:
             print(f"would reformat {path}", file=sys.stderr)
         elif not args.diff:
-            _write_atomic(path, text)
+            write_text_atomically(path, text)
             print(f"reformatted {path}", file=sys.stderr)
     return exit_code(diags, changed=changed and (args.check or args.diff))

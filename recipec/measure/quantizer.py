@@ -9,7 +9,6 @@ left out of that type's results.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -18,6 +17,7 @@ from typing import Optional, Sequence
 
 from recipec import ggml
 from recipec.diagnostics import error
+from recipec.files import file_sha256
 from recipec.mixture import GGML_ABORTS_WITHOUT_DATA, needs_imatrix, shape_fallback
 from recipec.modelinfo import TensorInfo
 
@@ -32,11 +32,7 @@ def check_binary(path: str | os.PathLike) -> str:
     if not p.is_file() or not os.access(p, os.X_OK):
         raise error("U003", f"llama-quantize not found or not executable: {p}",
                     hint="build llama.cpp's llama-quantize and pass it with --llama-quantize PATH")
-    h = hashlib.sha256()
-    with open(p, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_sha256(p)
 
 
 def cannot_write(t: TensorInfo, type_name: str, has_data: bool) -> Optional[str]:

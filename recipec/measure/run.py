@@ -20,6 +20,7 @@ from typing import Callable, Optional
 
 from recipec import ggml, jsonio
 from recipec.diagnostics import Diagnostic, error
+from recipec.files import file_sha256, write_text_atomically
 from recipec.errorfile import ErrorFile, ModelRef, Protocol, TensorErrors, tensors_digest
 from recipec.imatrix import ImatrixStats
 from recipec.measure import compare, quantizer
@@ -54,15 +55,6 @@ class Inputs:
     imatrix_sha256: Optional[str]
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file, read in pieces."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def measured_tensors(model: ModelInfo) -> list[TensorInfo]:
     """The tensors llama-quantize quantizes, in file order."""
     return [t for t in model.tensors if is_quantizable(t, arch=model.arch)]
@@ -77,10 +69,8 @@ def _work_key(inp: Inputs, opts: Options, binary_sha: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomically(path, text)
     except OSError as exc:
         raise error("E401", f"{path}: cannot write: {exc.strerror or exc}") from None
 

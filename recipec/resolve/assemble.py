@@ -11,6 +11,7 @@ from recipec import ggml
 from recipec.version import __version__
 from recipec import plan as P
 from recipec.diagnostics import Diagnostic
+from recipec.files import base_name
 from recipec.imatrix import ImatrixStats
 from recipec.llamacpp import predict_file_size
 from recipec.modelinfo import ModelInfo
@@ -92,18 +93,14 @@ def entries(s: Settings, res: dict[str, TensorResolution],
     return out, group_index
 
 
-def _base(path: str) -> str:
-    return re.split(r"[\\/]", str(path))[-1]
-
-
 def source_name(model: ModelInfo, model_file: Optional[str]) -> str:
     """The GGUF llama-quantize reads: the file given, or the manifest's first source file."""
     if model_file and not model_file.endswith(".json"):
-        return _base(model_file)
+        return base_name(model_file)
     if model.sources:
         return model.sources[0].name
     if model_file:
-        return re.sub(r"(\.manifest)?\.json$", "", _base(model_file)) + ".gguf"
+        return re.sub(r"(\.manifest)?\.json$", "", base_name(model_file)) + ".gguf"
     return "model.gguf"
 
 
@@ -111,7 +108,7 @@ def quantize_entry(recipe: Recipe, s: Settings, imatrix: ImatrixStats | None, im
                    model_file: Optional[str]) -> P.LlamaQuantize:
     """How llama-quantize is run for this plan (its rules are added by the rules stage)."""
     model = s.model
-    imatrix_name = _base(imatrix_files[0]) if imatrix is not None and imatrix_files else None
+    imatrix_name = base_name(imatrix_files[0]) if imatrix is not None and imatrix_files else None
     prune = tuple(model.mtp_layers) if s.drop else ()
     override = (f"{model.arch}.nextn_predict_layers=int:0",) if s.drop else ()
     options = P.quantize_options(TENSOR_TYPES_FILE, imatrix_name, prune, override)
