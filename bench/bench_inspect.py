@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Time `recipec inspect` on a 1,500-tensor model header and a 200 MB imatrix (generated into a temp dir).
+"""Time `recipec inspect` on model headers of 1,500 and 200,000 tensors and a 200 MB imatrix
+(generated into a temp dir). Inspect reads every tensor's name, shape and type once: the time per
+tensor should stay flat from the small header to the large one (linear, not quadratic).
 
-    python bench/bench_inspect.py [--tensors 1500] [--imatrix-mb 200]
+    python bench/bench_inspect.py [--tensors 1500] [--large 200000] [--imatrix-mb 200]
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ def cli_time(args: list[str]) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tensors", type=int, default=1500)
+    ap.add_argument("--large", type=int, default=200_000, help="tensors of the large header (0: skip it)")
     ap.add_argument("--imatrix-mb", type=int, default=200)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,6 +104,12 @@ def main() -> int:
         print(f"imatrix GGUF, {size:.0f} MB:          {t_imat * 1000:7.1f} ms in-process, "
               f"CLI {t_cli_i * 1000:7.1f} ms ({(t_cli_i - t_start) * 1000:6.1f} ms beyond start-up)")
         print(f"start-up (`recipec --version`):   {t_start * 1000:7.1f} ms")
+        if a.large:
+            large = write_big_header(d / "large.gguf", a.large)
+            t_large = best_of(lambda: dumps_manifest(load_model(large)), repeat=2)
+            t_cli_l = best_of(lambda: cli_time(["inspect", str(large)]), repeat=1)
+            print(f"model header, {a.large} tensors: {t_large:7.2f} s in-process, CLI {t_cli_l:6.2f} s; "
+                  f"{t_large / a.large * 1e6:5.1f} us a tensor (small header: {t_model / a.tensors * 1e6:5.1f} us)")
     return 0
 
 

@@ -40,24 +40,25 @@ class Number:
 
 @dataclass(frozen=True)
 class LayerFilter:
-    """`first N`, `last N`, `A..B`, `N`, `N,M,…`, `trunk` or `mtp`."""
+    """`first N`, `last N`, `A..B`, `N`, `N,M,…`, `every N [from M]`, `trunk`, `full-attention`,
+    `recurrent` or `mtp`."""
 
-    kind: str  # "first" | "last" | "range" | "one" | "list" | "trunk" | "mtp"
-    a: int | None = None
-    b: int | None = None
+    kind: str  # "first" | "last" | "range" | "one" | "list" | "every" | "trunk" | "full-attention" | "recurrent" | "mtp"
+    a: int | None = None  # first/last: the count; range: the start; one: the layer; every: the stride
+    b: int | None = None  # range: the end; every: the first layer (0 when `from` is not written)
     span: Span = _span()
     items: tuple[int, ...] = ()  # the layers of a list, as written
 
     def __str__(self) -> str:
+        if self.kind == "every":
+            return f"every {self.a}" + (f" from {self.b}" if self.b else "")
         return {
             "first": f"first {self.a}",
             "last": f"last {self.a}",
             "range": f"{self.a}..{self.b}",
             "one": f"{self.a}",
             "list": ",".join(map(str, self.items)),
-            "trunk": "trunk",
-            "mtp": "mtp",
-        }[self.kind]
+        }.get(self.kind, self.kind)  # trunk, full-attention, recurrent, mtp: the keyword
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from recipec.checks.common import layers_overlap, roles_overlap
 from recipec.diagnostics import error
 from recipec.mixture import is_quantizable, quantize_order, shape_fallback
 from recipec.modelinfo import ModelInfo, TensorInfo
-from recipec.selectors import in_layers, role_matches, select
+from recipec.selectors import in_layers, layer_context, role_matches, select
 
 
 @dataclass(frozen=True)
@@ -180,8 +180,9 @@ def _glob_candidates(role: str) -> list[str]:
 def _glob_ok(glob: str, filters: Sequence[Layers | None], typ: str, model: ModelInfo,
              final: Mapping[str, str]) -> bool:
     """Whether GLOB in FILTERS selects only quantized tensors whose final type is TYP."""
+    ctx = layer_context(model)
     for t in quantized_tensors(model):
-        if role_matches(glob, t.role) and any(in_layers(f, t, model.trunk_layers) for f in filters):
+        if role_matches(glob, t.role) and any(in_layers(f, t, ctx) for f in filters):
             if final[t.name] != typ:
                 return False
     return True
@@ -276,8 +277,8 @@ def pin_statements(choices: Sequence[Choice], model: ModelInfo, final: Mapping[s
 def drop_redundant(pins: Sequence[Pin], model: ModelInfo) -> list[Pin]:
     """PINS without the selectors whose tensors other selectors of the same type already select
     (`attn_gate` next to `attn_*@first 2`); exact roles go before globs, later pins first."""
-    quantized = quantized_tensors(model)
-    picked = {(i, k): {t.name for t in select(sel, quantized, model.trunk_layers)}
+    quantized, ctx = quantized_tensors(model), layer_context(model)
+    picked = {(i, k): {t.name for t in select(sel, quantized, ctx)}
               for i, p in enumerate(pins) for k, sel in enumerate(p.selectors)}
     alive = set(picked)
     for i, k in sorted(picked, key=lambda ik: ("*" in pins[ik[0]].selectors[ik[1]].role, -ik[0], -ik[1])):
@@ -295,10 +296,10 @@ def drop_redundant(pins: Sequence[Pin], model: ModelInfo) -> list[Pin]:
 def recipe_types(model: ModelInfo, start: Mapping[str, str], pins: Iterable[Pin]) -> dict[str, str]:
     """What a recipe without a budget gives each quantized tensor: the last pin naming it (through
     the shape fallback), else its START type (the stock type, or `mtp keep`): recipec.resolve."""
-    quantized = quantized_tensors(model)
+    quantized, ctx = quantized_tensors(model), layer_context(model)
     out = {t.name: start[t.name] for t in quantized}
     for p in pins:
         for s in p.selectors:
-            for t in select(s, quantized, model.trunk_layers):
+            for t in select(s, quantized, ctx):
                 out[t.name] = shape_fallback(p.type, t.shape[0]) or "(the run fails)"
     return out

@@ -53,6 +53,12 @@ def md(value: Any) -> str:
     return re.sub(r"([\\`*_{}\[\]<>()#+!|~])", r"\\\1", oneline(value))
 
 
+def comment(value: Any) -> str:
+    """VALUE safe inside an HTML comment: one line (controls escaped) and never two dashes in a row,
+    so neither `-->` nor `--!>` can close the comment early (`--->` becomes `- - ->`)."""
+    return re.sub(r"-(?=-)", "- ", oneline(value))
+
+
 def fence(text: str) -> str:
     """A backtick fence longer than any backtick run in TEXT."""
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
@@ -89,15 +95,45 @@ def _load(name: str):
     return text, None, lambda: True
 
 
+_SETTINGS = dict(keep_trailing_newline=True, autoescape=False, trim_blocks=True, lstrip_blocks=True,
+                 # bash's ${#array[@]} would open a default `{#` comment
+                 comment_start_string="{#-jinja", comment_end_string="jinja-#}")
+
+
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """The templates compiled by an earlier run (Jinja's per-user cache directory; each entry is
+    checked against its template's source and Jinja's version). A cache that cannot be read or
+    written only makes the run slower: it never changes what is rendered."""
+
+    def load_bytecode(self, bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a damaged entry: compile afresh
+            bucket.reset()
+
+    def dump_bytecode(self, bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """The cache of compiled templates, its entries named after recipec's version and the
+    environment's settings (they change the compiled code too); None when no safe directory exists."""
+    key = hashlib.sha256(repr(sorted(_SETTINGS.items())).encode()).hexdigest()[:12]
+    try:
+        return _BytecodeCache(pattern=f"__recipec_{__version__}_{key}_%s.cache")
+    except (OSError, RuntimeError):
+        return None
+
+
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
-    """The one Jinja environment: sandboxed, strict, byte-stable."""
+    """The one Jinja environment: sandboxed, strict, byte-stable; templates compiled once."""
     env = SandboxedEnvironment(loader=jinja2.FunctionLoader(_load), undefined=jinja2.StrictUndefined,
-                               keep_trailing_newline=True, autoescape=False, trim_blocks=True,
-                               lstrip_blocks=True,
-                               # bash's ${#array[@]} would open a default `{#` comment
-                               comment_start_string="{#-jinja", comment_end_string="jinja-#}")
-    env.filters.update(shquote=shquote, oneline=oneline, md=md)
+                               bytecode_cache=_bytecode_cache(), **_SETTINGS)
+    env.filters.update(shquote=shquote, oneline=oneline, md=md, comment=comment)
     return env
 
 
@@ -257,21 +293,23 @@ def _serve_settings(plan: Plan) -> list[dict]:
 
 
 def _body_note(plan: Plan) -> str | None:
-    """When no tensor has the base FTYPE's default type: what the quantized body mostly is instead
-    (by bytes), since the FTYPE alone (and the `general.file_type` llama-quantize writes) says otherwise."""
+    """When the trunk's quantized weights are mostly a type other than the base FTYPE's default
+    type: that type (which names the file) and its share, and that `general.file_type` is the FTYPE."""
     from recipec import ggml
+    from recipec.plan import body_type
 
-    default = ggml.FTYPE_DEFAULT.get(plan.llama_quantize.ftype.upper())
-    body: dict[str, int] = {}
-    for t in plan.tensors:
-        if t.reason != "not-quantized":
-            body[t.type.upper()] = body.get(t.type.upper(), 0) + t.bytes
-    if not default or not body or default.upper() in {t.type.upper() for t in plan.tensors}:
+    ftype = plan.llama_quantize.ftype
+    default = ggml.FTYPE_DEFAULT.get(ftype.upper())
+    body = body_type(plan.tensors)
+    if not default or body is None or body[0] == default.upper():
         return None
-    dominant = max(sorted(body), key=lambda ty: body[ty])
-    share = 100.0 * body[dominant] / max(1, sum(body.values()))
-    return (f"no tensor is {default}, the FTYPE's default type: the quantized body is mostly {dominant} "
-            f"({share:.1f}% of its bytes); the FTYPE is what llama-quantize is given and writes as general.file\\_type")
+    dominant, share = body
+    none = default.upper() not in {t.type.upper() for t in plan.tensors}
+    squash = lambda text: re.sub(r"[^a-z0-9]", "", text.lower())  # noqa: E731  (as assemble names files)
+    named = ", which names the file" if squash(dominant) in squash(plan.llama_quantize.output) else ""
+    return ((f"no tensor is {default}, the FTYPE's default type: " if none else "")
+            + f"the quantized body is mostly {dominant} ({100.0 * share:.1f}% of the trunk's quantized bytes)"
+            f"{named}; general.file\\_type is {ftype}, the FTYPE llama-quantize is given")
 
 
 def _check(plan: Plan) -> None:

@@ -22,8 +22,11 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def write_text_atomically(path: str | os.PathLike, text: str) -> None:
     """TEXT into PATH through a temporary file beside it: readers see the old file or the new one,
-    never a part. An existing file keeps its permissions. Raises OSError; nothing is left behind."""
+    never a part. An existing file keeps its permissions. A symbolic link stays a link: the file it
+    points to is written (beside that file, then renamed over it). Raises OSError; nothing is left behind."""
     path = os.fspath(path)
+    if os.path.islink(path):
+        path = os.path.realpath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".recipec-")
     try:

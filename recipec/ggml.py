@@ -5,11 +5,38 @@ Sizes come from the `gguf` package's GGML_QUANT_SIZES (the llama.cpp team's own 
 
 from __future__ import annotations
 
-import gguf
+import importlib.util
+import os
+import sys
+from functools import lru_cache
+from types import ModuleType
 
+
+@lru_cache(maxsize=1)
+def gguf_constants() -> ModuleType:
+    """The `gguf` package's constants module (quant types and sizes, tensor names) without importing
+    the package: its readers and writers pull in numpy, which the model-free commands do not need."""
+    if "gguf.constants" in sys.modules and sys.modules["gguf.constants"] is not None:
+        return sys.modules["gguf.constants"]
+    spec = importlib.util.find_spec("gguf")  # None when not installed (or blocked): the import names it
+    path = os.path.join(os.path.dirname(spec.origin), "constants.py") if spec and spec.origin else ""
+    if os.path.isfile(path):
+        loaded = importlib.util.spec_from_file_location("recipec._gguf_constants", path)
+        module = importlib.util.module_from_spec(loaded)
+        try:
+            loaded.loader.exec_module(module)  # constants.py imports only the standard library
+            return module
+        except ImportError:
+            pass
+    import gguf.constants
+
+    return gguf.constants
+
+
+_GGUF = gguf_constants()
 # Canonical spelling is the gguf enum's (`Q4_K`, `IQ4_XS`, `BF16`); user input is case-insensitive.
 QUANT_SIZES: dict[str, tuple[int, int]] = {
-    t.name: gguf.GGML_QUANT_SIZES[t] for t in gguf.GGMLQuantizationType if t in gguf.GGML_QUANT_SIZES
+    t.name: _GGUF.GGML_QUANT_SIZES[t] for t in _GGUF.GGMLQuantizationType if t in _GGUF.GGML_QUANT_SIZES
 }
 # Types of the pinned build the gguf package does not list yet (ggml/src/ggml-common.h: block_q2_0
 # holds an f16 scale and 64 two-bit weights).

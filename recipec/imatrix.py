@@ -97,10 +97,10 @@ def tensor_stats(name: str, in_sum2: np.ndarray, counts: np.ndarray,
                             f"{counts.shape[0]} counts")
     if not np.all(np.isfinite(counts)) or np.any(counts < 0):
         raise error("I103", f"{pre}{name}: counts must be finite and >= 0")
-    means = in_sum2.mean(axis=1, dtype=np.float64)
     fp, valid = _scan(in_sum2)
-    if not valid:
+    if not valid:  # checked before any arithmetic: inf - inf would be NaN (and a numpy warning)
         raise error("I103", f"{pre}{name}: in_sum2 holds negative or non-finite values")
+    means = in_sum2.mean(axis=1, dtype=np.float64)
     if np.any(means[counts == 0] != 0):
         raise error("I103", f"{pre}{name}: a matrix with count 0 has non-zero in_sum2")
     if in_sum is not None:

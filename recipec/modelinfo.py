@@ -239,3 +239,13 @@ def make_tensor(name: str, shape: tuple[int, ...] | list[int], type_name: str,
     return TensorInfo(name=name, shape=tuple(int(d) for d in shape), type=type_name,
                       role=role, layer=layer, mtp=mtp)
 
+
+def make_tensors(rows: list[tuple[str, tuple[int, ...] | list[int], str]], roles: list[tuple[str, int | None]],
+                 block_count: int, nextn_layers: int) -> tuple[TensorInfo, ...]:
+    """make_tensor over ROWS (name, shape, type) whose split_name results ROLES are already known:
+    one pass, each name split once (models with 100,000s of tensors)."""
+    first_mtp = block_count - nextn_layers if nextn_layers > 0 else None
+    return tuple(TensorInfo(name=name, shape=tuple(int(d) for d in shape), type=type_name, role=role,
+                            layer=layer, mtp=role.startswith("nextn.") or (
+                                first_mtp is not None and layer is not None and layer >= first_mtp))
+                 for (name, shape, type_name), (role, layer) in zip(rows, roles))

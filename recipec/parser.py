@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 from contextlib import contextmanager
@@ -10,12 +11,12 @@ from importlib import resources
 from pathlib import Path
 
 from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from recipec import ast
 from recipec.diagnostics import DiagnosticError, did_you_mean, error
 from recipec.source import SourceFile, Span
-from recipec.transformer import ToAst
+from recipec.transformer import Run, ToAst
 
 STATEMENT_KEYWORDS = ("recipe", "extends", "arch", "base", "ladder", "budget", "floor", "ceiling",
                       "pin", "tie", "depth", "mtp", "solver", "target", "serve", "errors")
@@ -30,30 +31,50 @@ def grammar_text() -> str:
 
 
 class _Tokens:
-    """The lexer callback: records the tokens of each parse run, comments included.
+    """The post-lexer and comment callback: records the tokens of each parse run, comments included.
 
-    The Lark parser, and so this callback, is shared by every parse; each thread records into its
-    own list, opened by `collect()`, so parses in several threads at once keep their tokens apart.
+    The Lark parser, and so this callback and the transformer, is shared by every parse; each
+    thread records into its own run, opened by `collect()`, so parses in several threads at once
+    keep their tokens apart.
     """
+
+    always_accept = ()  # as Lark's post-lexer: it adds no terminal
 
     def __init__(self) -> None:
         self._local = threading.local()
 
     def __call__(self, tok: Token) -> Token:
-        tokens = getattr(self._local, "tokens", None)
-        if tokens is not None:  # None: a direct lark_parser().parse() that wants no tokens
-            tokens.append(tok)
+        """The lexer callback of comments (ignored tokens, which the parser never sees)."""
+        run = getattr(self._local, "run", None)
+        if run is not None:  # None: a direct lark_parser().parse() outside `collect()`
+            run.tokens.append(tok)
         return tok
 
+    def process(self, stream):
+        """As Lark's post-lexer: every token the parser reads, recorded on its way. (A lexer
+        callback misses keywords the lexer first matches as a WORD and then retypes, e.g. `auto`.)"""
+        run = getattr(self._local, "run", None)
+        if run is None:
+            yield from stream
+            return
+        append = run.tokens.append
+        for tok in stream:
+            append(tok)
+            yield tok
+
+    def current(self) -> Run | None:
+        """The parse run open in this thread."""
+        return getattr(self._local, "run", None)
+
     @contextmanager
-    def collect(self):
-        """A fresh token list for the parse run inside the block (in this thread)."""
-        outer = getattr(self._local, "tokens", None)
-        self._local.tokens = tokens = []
+    def collect(self, file: str):
+        """A fresh run of FILE for the parse inside the block (in this thread)."""
+        outer = getattr(self._local, "run", None)
+        self._local.run = run = Run(file)
         try:
-            yield tokens
+            yield run
         finally:
-            self._local.tokens = outer
+            self._local.run = outer
 
 
 _TOKENS = _Tokens()
@@ -61,23 +82,45 @@ _BUILD_LOCK = threading.Lock()
 
 
 def lark_parser(strict: bool = False) -> Lark:
-    """The one Lark parser (LALR, contextual lexer, positions propagated)."""
+    """The one Lark parser (LALR, contextual lexer, the AST built as it parses): parse with
+    `parse()`, which opens the run its transformer and post-lexer record into."""
     with _BUILD_LOCK:  # built once even when the first parses start in several threads at once
         return _build_parser(strict)
 
 
 @lru_cache(maxsize=None)
 def _build_parser(strict: bool) -> Lark:
-    options = dict(parser="lalr", lexer="contextual", propagate_positions=True,
-                   maybe_placeholders=False, strict=strict)
+    # The AST is built while Lark parses (its LALR `transformer=`): no parse tree, no second walk.
+    # The spans come from the recorded tokens (recipec.transformer), not from Lark's positions.
+    options = dict(parser="lalr", lexer="contextual", propagate_positions=False, maybe_placeholders=False,
+                   strict=strict, transformer=ToAst(_TOKENS.current))
     if not strict:  # the analysed grammar is cached (keyed by the grammar's sha256) by Lark
         options["cache"] = True
-    names = [t.name for t in Lark(grammar_text(), **options).terminals]
-    return Lark(grammar_text(), lexer_callbacks={n: _TOKENS for n in names}, **options)
+    return Lark(grammar_text(), lexer_callbacks={"COMMENT": _TOKENS}, postlex=_TOKENS, **options)
+
+
+@contextmanager
+def gc_paused():
+    """The cyclic garbage collector off for the block (back on after it, if it was on).
+
+    A parse allocates a few objects per character, almost none in cycles; with the collector on,
+    its full collections over them made a 100,000-statement recipe take twice as long to lint."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def parse(source: SourceFile) -> ast.Recipe:
     """Parse SOURCE into an ast.Recipe, or raise DiagnosticError (P0xx) at the first syntax error."""
+    with gc_paused():
+        return _parse(source)
+
+
+def _parse(source: SourceFile) -> ast.Recipe:
     text = source.text
     if not text.endswith("\n"):
         text += "\n"
@@ -86,24 +129,21 @@ def parse(source: SourceFile) -> ast.Recipe:
         raise error("P001", "the file contains a NUL byte: is it a recipe?", Span(source.path, line, 1),
                     hint="recipes are UTF-8 text")
     parser = lark_parser()
-    try:
-        with _TOKENS.collect() as tokens:
-            try:
-                tree = parser.parse(text)
-            except UnexpectedInput as exc:
-                glued = _glued_word(source, text, tokens, (exc.line, exc.column))
-                raise glued or _syntax_error(source, text, exc) from None
-        glued = _glued_word(source, text, tokens, None)
-        if glued:
-            raise glued
-        statements = ToAst(source.path).transform(tree)
-    except VisitError as exc:  # unwrap to the cause, at this one call site
-        if isinstance(exc.orig_exc, DiagnosticError):
-            raise exc.orig_exc from None
-        raise
+    with _TOKENS.collect(source.path) as run:
+        try:
+            statements = parser.parse(text)
+        except UnexpectedInput as exc:
+            glued = _glued_word(source, text, run.tokens, (exc.line, exc.column))
+            raise glued or _syntax_error(source, text, exc) from None
+    tokens = run.tokens
+    glued = _glued_word(source, text, tokens, None)
+    if glued:
+        raise glued
+    if run.failed is not None:  # a rule's diagnostic, raised once the whole file parsed
+        raise run.failed
     comment_tokens = [t for t in tokens if t.type == "COMMENT"]
     stmt_lines = set()
-    for s in statements:
+    for s in statements if comment_tokens else ():  # the lines a trailing comment may be on
         stmt_lines.update(range(s.span.line, s.span.end_line + 1))
     comments = tuple(
         ast.Comment(str(t).rstrip(), t.line, t.line in stmt_lines,
@@ -240,12 +280,16 @@ def _glued_word(source: SourceFile, text: str, tokens: list[Token], error_at) ->
     Lark's lexer matches `floor` inside `floors`; this finds such words so they are reported,
     not silently split in two. A number glued to its unit (`24GiB`) is allowed.
     """
-    lines = text.split("\n")
     toks = [t for t in tokens if t.type not in ("_NL", "COMMENT")]
-    ends = [(t, (t.end_line, t.end_column)) for t in toks]
-    starts = {(t.line, t.column): t for t in toks}
-    for tok, end in ends:
-        nxt = starts.get(end)
+    # The tokens are recorded in order, without whitespace: a word is glued to the next one
+    # exactly when that one starts where it ends.
+    pairs = [(a, b) for a, b in zip(toks, toks[1:]) if a.end_pos == b.start_pos]
+    if error_at is not None:  # the token that ends where the error is, glued or not
+        glued = {id(a): b for a, b in pairs}
+        pairs = [(t, glued.get(id(t))) for t in toks]
+    lines = text.split("\n") if pairs else []
+    for tok, nxt in pairs:
+        end = (tok.end_line, tok.end_column)
         at_error = error_at is not None and tuple(error_at) == end
         if nxt is None and not at_error:
             continue

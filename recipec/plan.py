@@ -249,6 +249,20 @@ def layer_ranges(layers) -> str:
     return ", ".join(out)
 
 
+def body_type(tensors) -> tuple[str, float] | None:
+    """The type holding the most bytes among the trunk's quantized weight tensors (on a tie, the
+    first name in sorted order) and its share of those bytes; None when the trunk has none.
+    The output file is named by it, and the card says so (globals and MTP blocks do not count)."""
+    body: dict[str, int] = {}
+    for t in tensors:
+        if t.reason != "not-quantized" and t.layer is not None and not t.mtp:
+            body[t.type.upper()] = body.get(t.type.upper(), 0) + t.bytes
+    if not body:
+        return None
+    dominant = max(sorted(body), key=lambda ty: body[ty])
+    return dominant, body[dominant] / max(1, sum(body.values()))
+
+
 KV_STRING_MAX = 127  # llama.cpp's --override-kv string limit (bytes)
 PROVENANCE_KEYS = ("recipec.recipe", "recipec.plan_sha256")  # written by quantize.sh
 

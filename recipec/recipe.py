@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from dataclasses import dataclass
 from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict
 
 from recipec import ast, ggml
 from recipec.diagnostics import CODES, Diagnostic, DiagnosticError, did_you_mean
-from recipec.parser import parse
-from recipec.source import SourceFile, Span
+from recipec.parser import gc_paused, parse
+from recipec.source import MAX_RECIPE_BYTES, SourceFile, Span
 
 SIZE_UNITS: dict[str, int] = {
     "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
@@ -22,13 +23,13 @@ KV_CACHE_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "IQ4_NL", "Q5_0"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
 
 class LayerSpec(_Frozen):
-    kind: Literal["first", "last", "range", "one", "list", "trunk", "mtp"]
-    a: Optional[int] = None
-    b: Optional[int] = None
+    kind: Literal["first", "last", "range", "one", "list", "every", "trunk", "full-attention", "recurrent", "mtp"]
+    a: Optional[int] = None  # every: the stride
+    b: Optional[int] = None  # every: the first layer
     items: tuple[int, ...] = ()  # the layers of a `list`
 
 
@@ -125,8 +126,12 @@ class Recipe(_Frozen):
     spans: dict[str, Span] = {}  # where each singleton statement was said (base, ladder, target …)
 
 
-class Loaded(_Frozen):
-    """What `load` returns: the recipe (None if errors prevent it), diagnostics, sources and ASTs."""
+@dataclass(frozen=True)
+class Loaded:
+    """What `load` returns: the recipe (None if errors prevent it), diagnostics, sources and ASTs.
+
+    A plain frozen record, not a model: the recipe in it is the validated pydantic value; the rest
+    is built here from values already checked (a model would copy the statements once more)."""
 
     recipe: Optional[Recipe]
     diagnostics: tuple[Diagnostic, ...]
@@ -157,44 +162,100 @@ def _ignore_col(line: str, code: str) -> int:
     return 1
 
 
+# Limits on what `extends` may do (README "Limits"): a parent is a regular file of at most
+# MAX_RECIPE_BYTES, read once however many recipes extend it, at most MAX_EXTENDS_DEPTH extends
+# from the recipe given (so a chain holds at most MAX_EXTENDS_DEPTH + 1 files).
+MAX_EXTENDS_DEPTH = 32
+
+
 def _read(path: str, span: Span | None, code: str) -> SourceFile:
     try:
-        if os.path.isdir(path):
-            raise IsADirectoryError("is a directory")
-        return SourceFile.read(path)
+        return SourceFile.read(path, limit=MAX_RECIPE_BYTES)
     except OSError as exc:
         why = exc.strerror or str(exc)
         raise DiagnosticError(Diagnostic(code, f"cannot read recipe {path}: {why}", span,
                                          hint="check the path")) from None
 
 
-def load(path: str) -> Loaded:
-    """Read, parse and validate the recipe at PATH (with the recipes it extends)."""
-    sources: dict[str, SourceFile] = {}
-    diags: list[Diagnostic] = []
-    own: dict[str, tuple] = {}
+def _first_statement_line(text: str) -> int:
+    """The 1-based line of TEXT's first line that is neither blank nor a comment (0: none)."""
+    for i, line in enumerate(text.split("\n"), 1):
+        bare = line.strip()
+        if bare and not bare.startswith("#"):
+            return i
+    return 0
 
-    def chain(p: str, via: Span | None, stack: tuple[str, ...]) -> list:
+
+def _parse_parent(src: SourceFile, via: Span) -> ast.Recipe:
+    """Parse a recipe named by `extends`; a file that is not a recipe at all (binary data, or a
+    first line that is no statement) is P008 at the extends line, quoting nothing of the file."""
+    why = None
+    if "\x00" in src.text:
+        why = "it holds binary data (a NUL byte), not recipe text"
+    else:
+        try:
+            return parse(src)
+        except DiagnosticError as exc:
+            d = exc.diagnostics[0]
+            if not (d.span and d.span.file == src.path and d.span.line == _first_statement_line(src.text)):
+                raise
+            why = "its first statement is not a recipe statement"
+    raise DiagnosticError(Diagnostic("P008", f"cannot read recipe {src.path}: {why}", via,
+                                     hint=f"extends names a recipe file (`recipec lint {src.path}` says "
+                                          "what is wrong with a recipe)"))
+
+
+class _Chain:
+    """The extends graph of one load: each file read and parsed once (memoised by real path),
+    cycles and chains deeper than MAX_EXTENDS_DEPTH stopped with a diagnostic."""
+
+    def __init__(self) -> None:
+        self.sources: dict[str, SourceFile] = {}
+        self.own: dict[str, tuple] = {}
+        self.done: dict[str, list] = {}  # real path -> the statements it contributes as a parent
+
+    def statements(self, p: str, via: Span | None, stack: tuple[str, ...]) -> list:
         real = os.path.realpath(p)
         if real in stack:
             raise DiagnosticError(Diagnostic("P007", f"recipes extend each other in a cycle: {p}", via,
                                              hint="remove one of the extends statements"))
+        if via is not None and real in self.done:
+            return self.done[real]
+        if len(stack) > MAX_EXTENDS_DEPTH:
+            raise DiagnosticError(Diagnostic(
+                "P008", f"cannot read recipe {p}: more than {MAX_EXTENDS_DEPTH} extends in a row",
+                via, hint="extend a recipe nearer the root of the chain"))
         src = _read(p, via, "P008" if via else "P009")
-        sources[src.path] = src
-        tree = parse(src)
-        own[src.path] = tree.statements
+        tree = parse(src) if via is None else _parse_parent(src, via)
+        self.sources[src.path] = src
+        self.own[src.path] = tree.statements
         inherited: list = []
         for s in tree.statements:
             if isinstance(s, ast.Extends):
                 parent = os.path.normpath(os.path.join(os.path.dirname(p), s.path))
-                inherited = _merge(inherited, chain(parent, s.span, stack + (real,)))
+                inherited = _merge(inherited, self.statements(parent, s.span, stack + (real,)))
         mine = [s for s in tree.statements if not isinstance(s, ast.Extends)]
         if via is not None:  # a parent's name is not the child's
             mine = [s for s in mine if not isinstance(s, ast.RecipeName)]
-        return _merge(inherited, mine)
+        merged = _merge(inherited, mine)
+        if via is not None:
+            self.done[real] = merged
+        return merged
+
+
+def load(path: str) -> Loaded:
+    """Read, parse and validate the recipe at PATH (with the recipes it extends)."""
+    with gc_paused():
+        return _load(path)
+
+
+def _load(path: str) -> Loaded:
+    graph = _Chain()
+    sources, own = graph.sources, graph.own
+    diags: list[Diagnostic] = []
 
     try:
-        statements = chain(path, None, ())
+        statements = graph.statements(path, None, ())
     except DiagnosticError as exc:
         return Loaded(recipe=None, diagnostics=tuple(exc.diagnostics), sources=sources,
                       statements=(), own=own)
@@ -234,9 +295,19 @@ def _key(s) -> tuple | None:
 
 
 def _merge(parent: list, child: list) -> list:
-    """Parent statements, then the child's; a child statement replaces the parent's of the same key."""
-    keys = {_key(s) for s in child} - {None}
-    return [s for s in parent if _key(s) not in keys] + list(child)
+    """Parent statements, then the child's; a child statement replaces the parent's of the same key.
+
+    A statement without a key (a tie) replaces only itself: a parent reached twice (two extends of
+    one file, or of two files that extend it) contributes it once."""
+    if not parent:  # nothing to replace (a recipe that extends none)
+        return list(child)
+    keys = {_merge_key(s) for s in child}
+    return [s for s in parent if _merge_key(s) not in keys] + list(child)
+
+
+def _merge_key(s) -> tuple:
+    key = _key(s)
+    return ("same", s) if key is None else key
 
 
 # ----------------------------------------------------------------------------- building
@@ -251,9 +322,21 @@ def _type(w: ast.Word, diags: list[Diagnostic]) -> str | None:
     return t
 
 
+# The largest layer number (or count) a filter may name; no GGUF model has near this many blocks.
+MAX_LAYER = 65_535
+
+
 def _layers(f: ast.LayerFilter | None, diags: list[Diagnostic]) -> LayerSpec | None:
     if f is None:
         return None
+    big = max((n for n in (f.a, f.b, *f.items) if n is not None), default=0)
+    if big > MAX_LAYER:
+        diags.append(Diagnostic("P005", f"layer {big} in `{f}` is past the largest layer number a filter may "
+                                        f"name ({MAX_LAYER})", f.span,
+                                hint="write `@trunk` for every trunk layer; `recipec roles --model M` lists a model's layers"))
+        return LayerSpec(kind="trunk")
+    if f.kind == "every" and f.a == 0:
+        diags.append(Diagnostic("P005", f"`{f}` has a stride of 0", f.span, hint="write `every 1` for every layer"))
     if f.kind == "range" and f.a > f.b:
         diags.append(Diagnostic("P005", f"layer range {f.a}..{f.b} is empty: the start is after the end",
                                 f.span, hint=f"write {f.b}..{f.a}"))
@@ -267,6 +350,24 @@ def _layers(f: ast.LayerFilter | None, diags: list[Diagnostic]) -> LayerSpec | N
     return LayerSpec(kind=f.kind, a=f.a, b=f.b, items=f.items)
 
 
+# Limits on the values a recipe may write (README "Limits"); numbers are at most
+# transformer.MAX_NUMBER_CHARS characters long before any of these is checked.
+MAX_BYTES = 1 << 50  # sizes: budgets, devices, overheads (1 PiB)
+MAX_CTX = 2**31 - 1  # context lengths: llama.cpp's int32
+MAX_PARALLEL = 4096  # `parallel` sequences
+MAX_SPEC_MTP = 1024  # `serve spec mtp` draft tokens
+MAX_NGL = 1_000_000  # `serve ngl` layers (999 is the usual "all")
+MAX_MULTIPLIER = 1000.0  # `depth … xM`
+
+
+def _whole(n: ast.Number, lo: int, hi: int, what: str, diags: list[Diagnostic]) -> int | None:
+    """N as a whole number in LO..HI, else P005 at N (None)."""
+    if not n.is_int or not lo <= int(n.text) <= hi:
+        diags.append(Diagnostic("P005", f"{what} takes a whole number from {lo:,} to {hi:,}, not {n.text}", n.span))
+        return None
+    return int(n.text)
+
+
 def _size(n: ast.Number, unit: ast.Word, diags: list[Diagnostic], what: str) -> int | None:
     if unit.text not in SIZE_UNITS:
         guess = did_you_mean(unit.text, list(SIZE_UNITS) + (["bpw"] if what == "budget" else []))
@@ -276,6 +377,10 @@ def _size(n: ast.Number, unit: ast.Word, diags: list[Diagnostic], what: str) -> 
     value = int(round(n.value * SIZE_UNITS[unit.text]))
     if value <= 0:
         diags.append(Diagnostic("P005", f"a {what} of {n.text} {unit.text} is not positive", n.span))
+    elif value > MAX_BYTES:
+        diags.append(Diagnostic("P005", f"a {what} of {n.text} {unit.text} is past 1 PiB, the largest size a "
+                                f"recipe may give", n.span, hint="write the size in GiB or TiB"))
+        return None
     return value
 
 
@@ -298,26 +403,28 @@ def _budget_fit(s: ast.BudgetFit, diags: list[Diagnostic]) -> FitBudget | None:
         guess = did_you_mean(s.kv.text, KV_CACHE_TYPES)
         diags.append(Diagnostic("P003", f"`{s.kv.text}` is not a KV cache type llama.cpp offers", s.kv.span,
                                 hint=f"did you mean {guess.lower()}?" if guess else "cache types: " + " ".join(k.lower() for k in KV_CACHE_TYPES)))
-    for n in (s.ctx, s.parallel):
-        if n is not None and (not n.is_int or int(n.text) < 1):
-            diags.append(Diagnostic("P005", f"expected a whole number of at least 1, not {n.text}", n.span))
-    ok = dev and s.ctx.is_int and (s.parallel is None or s.parallel.is_int)
-    if not ok:
+    ctx = _whole(s.ctx, 1, MAX_CTX, "`ctx`", diags)
+    parallel = _whole(s.parallel, 1, MAX_PARALLEL, "`parallel`", diags) if s.parallel is not None else 1
+    if not (dev and ctx and parallel) or over is None:
         return None
-    return FitBudget(device_bytes=dev, device_text=f"{s.device.text} {s.device_unit.text}", ctx=int(s.ctx.text),
-                     kv_type=kv, parallel=int(s.parallel.text) if s.parallel else 1,
-                     overhead_bytes=over or 0, span=s.span)
+    return FitBudget(device_bytes=dev, device_text=f"{s.device.text} {s.device_unit.text}", ctx=ctx,
+                     kv_type=kv, parallel=parallel, overhead_bytes=over or 0, span=s.span)
 
 
 def _serve(s: ast.Serve, diags: list[Diagnostic]) -> tuple[str, object]:
     """A `serve` setting as (ServeSettings field, value); invalid values become None."""
     key = s.setting.replace("-", "_").replace("spec", "spec_mtp")
     value: object = s.value
-    if key in ("ctx", "spec_mtp"):
-        value = int(float(s.value)) if s.value.replace(".", "", 1).isdigit() else None
-        if value is None or value < 1 or "." in s.value:
-            diags.append(Diagnostic("P005", f"`serve {s.setting}` takes a whole number, not {s.value}", s.span))
+    limits = {"ctx": (1, MAX_CTX), "spec_mtp": (1, MAX_SPEC_MTP), "ngl": (0, MAX_NGL)}
+    if key in limits and not (key == "ngl" and s.value in ("all", "auto")):
+        lo, hi = limits[key]
+        value = int(s.value) if s.value.isdigit() and len(s.value) <= 24 else None
+        if value is None or not lo <= value <= hi:
+            diags.append(Diagnostic("P005", f"`serve {s.setting}` takes a whole number from {lo:,} to {hi:,}, "
+                                    f"not {s.value}", s.span))
             value = None
+        elif key == "ngl":
+            value = s.value
     if key == "cache_type":
         if s.value.upper() not in KV_CACHE_TYPES:
             diags.append(Diagnostic("P003", f"`{s.value}` is not a KV cache type llama.cpp offers", s.span,
@@ -366,8 +473,10 @@ def _build(path: str, src: SourceFile | None, statements: list, diags: list[Diag
                 fields["ties"].append(TieRule(roles=tuple(w.text for w in s.roles), span=s.span))
         elif isinstance(s, ast.Depth):
             m = float(s.multiplier)
-            if m <= 0:
-                diags.append(Diagnostic("P005", f"a depth multiplier must be positive, not x{s.multiplier}", s.span))
+            if not 0 < m <= MAX_MULTIPLIER:
+                diags.append(Diagnostic("P005", f"a depth multiplier must be above 0 and at most x{MAX_MULTIPLIER:g}, "
+                                        f"not x{s.multiplier}", s.span))
+                m = 1.0
             fields["depth"].append(DepthRule(layers=_layers(s.layers, diags), multiplier=m, span=s.span))
         elif isinstance(s, ast.Mtp):
             t = _type(s.type, diags) if s.type else None

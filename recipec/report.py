@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Callable, Iterable, Mapping, TextIO
 
 from recipec import jsonio
@@ -11,6 +12,19 @@ from recipec.diagnostics import CODES, Diagnostic, Severity
 from recipec.source import SourceFile
 
 JSON_SCHEMA = "recipec.diagnostics/1"
+
+# Never sent to a terminal or CI log as they are: C0 controls but tab and newline, DEL, the C1
+# controls (ESC and CSI start escape sequences) and the bidirectional overrides.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_CONTROLS_AND_NEWLINES = re.compile(_CONTROLS.pattern[:-1] + "\n]")
+
+
+def shown(text: str, newlines: bool = True) -> str:
+    """TEXT as it may reach a terminal: each control character (a terminal escape among them) as
+    its Python escape (`\\x1b`, `\\u202e`; an undecodable byte of a file name as `\\udcff`);
+    tabs kept, and newlines when NEWLINES."""
+    pattern = _CONTROLS if newlines else _CONTROLS_AND_NEWLINES
+    return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _source_line(d: Diagnostic, sources: Mapping[str, SourceFile]) -> str | None:
@@ -29,25 +43,34 @@ def _source_line(d: Diagnostic, sources: Mapping[str, SourceFile]) -> str | None
 
 
 def format_text(diags: Iterable[Diagnostic], sources: Mapping[str, SourceFile] | None = None) -> str:
-    """`file:line:col: CODE message`, the source line with a caret, the hint and notes."""
+    """`file:line:col: CODE message`, the source line with a caret, the hint and notes; every
+    control character in them escaped (`shown`)."""
     sources = sources or {}
     out: list[str] = []
     for d in diags:
         sev = "" if d.severity is Severity.ERROR else f"{d.severity.value}: "
-        where = f"{d.span}: " if d.span else ""
-        out.append(f"{where}{d.code} {sev}{d.message}")
+        where = f"{shown(str(d.span), newlines=False)}: " if d.span else ""
+        out.append(f"{where}{d.code} {sev}{shown(d.message)}")
         line = _source_line(d, sources)
         if line is not None and d.span:
-            shown = line.expandtabs(1)
-            out.append(f"    {shown}")
-            width = 1
-            if d.span.end_line == d.span.line and d.span.end_col > d.span.col:
-                width = d.span.end_col - d.span.col
-            out.append("    " + " " * (d.span.col - 1) + "^" * max(1, min(width, max(1, len(shown) - d.span.col + 1))))
+            out += _quoted_line(line, d)
         if d.hint:
-            out.append(f"    hint: {d.hint}")
-        out.extend(f"    note: {n}" for n in d.notes)
+            out.append(f"    hint: {shown(d.hint)}")
+        out.extend(f"    note: {shown(n)}" for n in d.notes)
     return "\n".join(out) + ("\n" if out else "")
+
+
+def _quoted_line(line: str, d: Diagnostic) -> list[str]:
+    """The source line (controls escaped) and a caret under the span."""
+    text = line.expandtabs(1)
+    col = max(1, d.span.col)
+    width = 1
+    if d.span.end_line == d.span.line and d.span.end_col > col:
+        width = d.span.end_col - col
+    width = max(1, min(width, max(1, len(text) - col + 1)))
+    before = len(shown(text[:col - 1], newlines=False)) + max(0, col - 1 - len(text))
+    under = shown(text[col - 1:col - 1 + width], newlines=False)
+    return [f"    {shown(text, newlines=False)}", "    " + " " * before + "^" * max(1, len(under))]
 
 
 def print_text(diags: Iterable[Diagnostic], stream: TextIO, sources: Mapping[str, SourceFile] | None = None) -> None:
@@ -72,10 +95,10 @@ def format_github(diags: Iterable[Diagnostic], sources=None) -> str:
         level = {"error": "error", "warning": "warning"}.get(d.severity.value, "notice")
         props = []
         if d.span:
-            props += [f"file={_gh_escape(d.span.file, True)}", f"line={d.span.line}", f"col={d.span.col}"]
+            props += [f"file={_gh_escape(shown(d.span.file), True)}", f"line={d.span.line}", f"col={d.span.col}"]
         props.append(f"title={_gh_escape(d.code + ' ' + d.name, True)}")
         msg = d.message + (f" (hint: {d.hint})" if d.hint else "")
-        lines.append(f"::{level} {','.join(props)}::{_gh_escape(msg)}")
+        lines.append(f"::{level} {','.join(props)}::{_gh_escape(shown(msg))}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -5,13 +5,18 @@ Objective: minimise the sum of the chosen options' costs (weight x error). Two s
 * greedy: the ASHQ1 utility queue. Every group starts at its smallest option; repeatedly take
   the upgrade with the best cost reduction per extra byte that still fits; then a pass that takes
   upgrades costing no extra bytes.
-* optimal: branch and bound on the LP relaxation. Each group's options are reduced to their
-  lower convex hull (bytes -> cost); the LP optimum takes hull segments by slope until the
-  capacity is used (at most one group fractional) and is a proven lower bound. The search is
-  exact when it finishes within its node limit; otherwise the best solution found is returned
-  with the bound and the relative gap. Large problems (many groups) then run scaled dynamic
-  programmes over bytes: rounding every option's bytes up gives feasible solutions, rounding
-  them down gives a proven lower bound; the resolution grows until the gap is at most 0.1 %.
+* optimal: each group's options are reduced to their lower convex hull (bytes -> cost); the LP
+  relaxation takes hull segments by falling slope until the capacity binds (one group
+  fractional) and is a proven lower bound; its rounding (filled) or greedy's answer, whichever
+  is cheaper, is the incumbent. Then dynamic programmes over the core: for a threshold t,
+  Lagrangian reduced costs at the LP's break slope remove every option that cannot be part of
+  a solution below t, and a DP over the groups left with a choice keeps the Pareto states
+  (bytes, cost) whose LP bound over the remaining groups is below t. A solution found is
+  optimal; none found proves t a lower bound. The thresholds rise from the LP bound by doubling
+  steps to incumbent x (1 - 0.1 %) (the gap target), then within a work budget on to
+  incumbent x (1 - 0.001 %) and, when the core is small, to the incumbent (exactness); most
+  passes past the target find the optimum on the way. Memory is bounded: a pass that would keep too many states gives up, and the
+  bound reported is always the one proven.
 
 Both are deterministic: ties are broken by group order, then option order.
 """
@@ -117,95 +122,21 @@ def _hull(options: list[Option]) -> list[int]:
     return pts
 
 
-def _lp_bound(groups, hulls, fixed: dict[int, int], capacity: int) -> float:
-    """The LP relaxation's optimum with some groups fixed (INF if infeasible)."""
-    cost, used, segments = 0.0, 0, []
-    for g, opts in enumerate(groups):
-        if g in fixed:
-            o = opts[fixed[g]]
-            cost += o.cost
-            used += o.bytes
-            continue
-        h = hulls[g]
-        base = opts[h[0]]
-        cost += base.cost
-        used += base.bytes
-        for a, b in zip(h, h[1:]):
-            oa, ob = opts[a], opts[b]
-            segments.append(((oa.cost - ob.cost) / (ob.bytes - oa.bytes), ob.bytes - oa.bytes, oa.cost - ob.cost))
-    if used > capacity:
-        return INF
-    room = capacity - used
-    segments.sort(key=lambda s: -s[0])
-    for slope, extra, gain in segments:
-        if room <= 0:
-            break
-        take = min(1.0, room / extra)
-        cost -= gain * take
-        room -= extra * take
-    return cost
-
-
 def optimal(groups: list[list[Option]], capacity: int, node_limit: int = 20000) -> Solution:
-    """Branch and bound with LP bounds; starts from the better of greedy and LP rounding.
+    """The least-cost choice within the capacity: proven within GAP_TARGET, usually exact.
 
-    Small problems search with the LP bound at every node; large ones with the Lagrangian
-    reduction at the LP's break slope (see _optimal_large).
+    NODE_LIMIT bounds the work spent beyond the gap target (NODE_LIMIT x STATES_PER_NODE DP
+    states); the Solution's bound is what was proven either way.
     """
-    if len(groups) > SMALL:
-        return _tighten(groups, capacity, _optimal_large(groups, capacity, node_limit))
-    start = greedy(groups, capacity)
-    hulls = [_hull(opts) for opts in groups]
-    root = _lp_bound(groups, hulls, {}, capacity)
-    best_cost, best_choice = start.objective, list(start.choice)
-    # branch on groups with the most spread first (largest cost range): they decide the most
-    order = sorted(range(len(groups)), key=lambda g: (-(max(o.cost for o in groups[g]) - min(o.cost for o in groups[g])), g))
-    min_bytes_after = [0] * (len(order) + 1)
-    for k in range(len(order) - 1, -1, -1):
-        g = order[k]
-        min_bytes_after[k] = min_bytes_after[k + 1] + min(o.bytes for o in groups[g])
-    nodes = 0
-    exhausted = True
-    fixed: dict[int, int] = {}
-
-    def dfs(k: int, used: int) -> None:
-        nonlocal best_cost, best_choice, nodes, exhausted
-        if nodes >= node_limit:
-            exhausted = False
-            return
-        nodes += 1
-        bound = _lp_bound(groups, hulls, fixed, capacity)
-        if bound >= best_cost - 1e-12 * max(1.0, abs(best_cost)):
-            return
-        if k == len(order):
-            best_cost = bound
-            best_choice = [fixed[g] for g in range(len(groups))]
-            return
-        g = order[k]
-        opts = groups[g]
-        cands = sorted(range(len(opts)), key=lambda i: (opts[i].cost, opts[i].bytes, i))
-        for i in cands:
-            if used + opts[i].bytes + min_bytes_after[k + 1] > capacity:
-                continue
-            fixed[g] = i
-            dfs(k + 1, used + opts[i].bytes)
-            del fixed[g]
-
-    dfs(0, 0)
-    cost, size = _evaluate(groups, best_choice)
-    exact = exhausted
-    bound = cost if exact else min(root, cost)
-    return Solution(tuple(best_choice), cost, size, bound=bound, exact=exact)
+    return _optimal(groups, capacity, node_limit)
 
 
 def lower_bound(groups: list[list[Option]], capacity: int) -> float:
-    """The LP relaxation's optimum: a proven lower bound on any solution's objective."""
-    return _lp_bound(groups, [_hull(opts) for opts in groups], {}, capacity)
-
-
-BEST_FIRST_NODES = 40  # LP nodes spent tightening the bound of a large problem
-MAX_FREE = 400  # free groups beyond which the depth-first search is skipped
-SMALL = 16  # groups up to which every node computes a full LP bound
+    """The LP relaxation's optimum: a proven lower bound on any solution's objective (INF if none fits)."""
+    hulls = [_hull(opts) for opts in groups]
+    if sum(groups[g][h[0]].bytes for g, h in enumerate(hulls)) > capacity:
+        return INF
+    return _lp_break(groups, hulls, capacity)[3]
 
 
 def _fill(groups, choice: list[int], used: int, capacity: int) -> int:
@@ -267,287 +198,182 @@ def _lp_break(groups: list[list[Option]], hulls: list[list[int]], capacity: int)
     return segs, pos, used, lp, lam
 
 
-def _prune_by_reduced_cost(groups: list[list[Option]], red: list[list[float]], lb: float, best_cost: float,
-            best_choice: list[int], eps: float):
-    """Remove every option whose reduced cost alone lifts the bound past the incumbent.
+# ----------------------------------------------------------------------------- the core DP
 
-    Returns (free groups with their kept options sorted by reduced cost, the fixed groups'
-    bytes and cost, the choice of the fixed groups).
-    """
-    free = []
-    fixed_bytes = fixed_cost = 0
-    base_choice = [0] * len(groups)
-    for g, opts in enumerate(groups):
-        keep = [i for i in range(len(opts)) if lb + red[g][i] < best_cost - eps] or [best_choice[g]]
-        if len(keep) == 1:
-            base_choice[g] = keep[0]
-            fixed_bytes += opts[keep[0]].bytes
-            fixed_cost += opts[keep[0]].cost
-        else:
-            keep.sort(key=lambda i: (red[g][i], opts[i].bytes, i))
-            free.append((g, keep))
-    free.sort(key=lambda f: (-(max(groups[f[0]][i].bytes for i in f[1]) - min(groups[f[0]][i].bytes for i in f[1])), f[0]))
-    return free, fixed_bytes, fixed_cost, base_choice
+GAP_TARGET = 1e-3  # the proven gap every plan reaches (0.1 %), memory permitting
+EXACT = 1e-9  # relative difference below which objective and bound count as equal
+FINE_GAP = 1e-5  # beyond the target, passes aim at this gap (0.001 %) within a work budget...
+FINE_CORE = 256  # ...and on to exactness only over cores of at most this many groups
+FIRST_STEP = 32  # the first pass looks GAP_TARGET / FIRST_STEP x incumbent above the LP bound
+MAX_TOTAL_STATES = 1 << 23  # states one DP pass may remember (memory bound: about 16 bytes each)
+STEP_WORK = 256  # the work of one DP step (one group), in states: its fixed cost
+STATES_PER_NODE = 25  # DP work (states) per unit of node_limit spent beyond the gap target
 
 
-def _optimal_large(groups: list[list[Option]], capacity: int, node_limit: int) -> Solution:
-    """Lagrangian reduction + depth-first search, exact when the search finishes.
-
-    lam is the LP's break slope; L = sum_g min_o (c + lam b) - lam C is the LP bound. An option's
-    reduced cost r = (c + lam b) - min over its group; any solution costs at least L + sum r, so an
-    option with L + r >= incumbent can never improve and is removed; groups left with one option
-    are fixed, and the search runs over the rest with the bound L + sum of chosen r.
-    """
-    if any(not g for g in groups):
-        raise Infeasible(0)
-    smallest = [_smallest(opts) for opts in groups]
-    if sum(groups[g][i].bytes for g, i in enumerate(smallest)) > capacity:
-        raise Infeasible(sum(groups[g][i].bytes for g, i in enumerate(smallest)))
-    hulls = [_hull(opts) for opts in groups]
-    segs, pos, used, lp, lam = _lp_break(groups, hulls, capacity)
+def _incumbent(groups: list[list[Option]], capacity: int, hulls, pos: list[int], used: int):
+    """The better of the LP's rounding (filled) and greedy: (choice, cost)."""
     choice = [hulls[g][pos[g]] for g in range(len(groups))]
-    if lam == 0.0:  # everything reached its cheapest-cost hull point: that is optimal
-        _fill(groups, choice, used, capacity)
-        cost, size = _evaluate(groups, choice)
-        return Solution(tuple(choice), cost, size, bound=cost, exact=True)
     _fill(groups, choice, used, capacity)
+    cost, _ = _evaluate(groups, choice)
     start = greedy(groups, capacity)
-    best_choice = list(choice)
-    best_cost, _ = _evaluate(groups, best_choice)
-    if start.objective < best_cost:
-        best_cost, best_choice = start.objective, list(start.choice)
-    red = []
-    for opts in groups:
-        vals = [o.cost + lam * o.bytes for o in opts]
-        red.append([v - min(vals) for v in vals])
-    lb = sum(min(o.cost + lam * o.bytes for o in opts) for opts in groups) - lam * capacity
-    lb = max(lb, lp) if abs(lb - lp) <= 1e-9 * max(1.0, abs(lp)) else lb
-    eps = 1e-12 * max(1.0, abs(best_cost))
-    free, fixed_bytes, fixed_cost, base_choice = _prune_by_reduced_cost(groups, red, lb, best_cost, best_choice, eps)
-    found, exhausted = _search(groups, capacity, free, red, lb, (best_cost, best_choice), base_choice,
-                               fixed_bytes, fixed_cost, eps, node_limit)
-    cost, size = _evaluate(groups, found)
-    if exhausted:
-        return Solution(tuple(found), cost, size, bound=cost, exact=True)
-    return _best_first(groups, capacity, hulls, segs, found, min(lb, cost), node_limit)
+    if start.objective < cost:
+        return list(start.choice), start.objective
+    return choice, cost
 
 
-def _search(groups, capacity, free, red, lb, incumbent, base_choice, fixed_bytes, fixed_cost, eps, node_limit):
-    """Depth-first search over the FREE groups, bounded by LB + the chosen reduced costs.
+def _keep(groups: list[list[Option]], lam: float, capacity: int, below: float, incumbent: list[int]) -> list[list[int]]:
+    """Per group, the options that can be part of a solution costing less than BELOW.
 
-    Returns (the best choice found, whether the search finished within NODE_LIMIT).
+    With h_g = min_o (c_o + lam b_o), every solution within the capacity costs at least
+    L = sum_g h_g - lam C plus, per group, its option's reduced cost c + lam b - h_g (at the LP's
+    break slope L is the LP optimum), so an option whose reduced cost alone lifts L to BELOW is
+    out. A group left with nothing keeps its incumbent option (no solution costs less than
+    BELOW then, which the DP finds).
     """
-    best_cost, best_choice = incumbent
-    min_after = [0] * (len(free) + 1)
-    for k in range(len(free) - 1, -1, -1):
-        g, keep = free[k]
-        min_after[k] = min_after[k + 1] + min(groups[g][i].bytes for i in keep)
-    nodes = 0
-    exhausted = True
-    cur = list(base_choice)
-
-    def dfs(k: int, used: int, cost: float, r: float) -> None:
-        nonlocal best_cost, best_choice, nodes, exhausted
-        if nodes >= node_limit:
-            exhausted = False
-            return
-        nodes += 1
-        if lb + r >= best_cost - eps:
-            return
-        if k == len(free):
-            if cost < best_cost - eps:
-                best_cost, best_choice = cost, list(cur)
-            return
-        g, keep = free[k]
-        for i in keep:
-            o = groups[g][i]
-            if used + o.bytes + min_after[k + 1] > capacity:
-                continue
-            if lb + r + red[g][i] >= best_cost - eps:
-                break  # keep is sorted by reduced cost
-            cur[g] = i
-            dfs(k + 1, used + o.bytes, cost + o.cost, r + red[g][i])
-
-    if len(free) > MAX_FREE:  # too deep to search: keep the bound, report the gap
-        exhausted = False
-    elif fixed_bytes + min_after[0] <= capacity:
-        dfs(0, fixed_bytes, fixed_cost, 0.0)
-    return best_choice, exhausted
+    vals = [[o.cost + lam * o.bytes for o in opts] for opts in groups]
+    mins = [min(v) for v in vals]
+    low = sum(mins) - lam * capacity
+    return [[i for i, x in enumerate(v) if low + (x - h) < below] or [incumbent[g]]
+            for g, (v, h) in enumerate(zip(vals, mins))]
 
 
-def _best_first(groups, capacity, hulls, segs, incumbent, root_bound, node_limit):
-    """Best-first branch and bound on the LP's fractional group, to tighten bound and solution.
+def _core_segments(groups, core: list[int], keep: list[list[int]]):
+    """The hull segments of the core groups' kept options, by falling slope, as numpy arrays.
 
-    Each node fixes some groups; its LP bound walks the pre-sorted hull segments of the others.
-    The proven bound is the least bound among the nodes left open.
-    """
-    import heapq
-
-    n = len(groups)
-    best_choice = list(incumbent)
-    best_cost, _ = _evaluate(groups, best_choice)
-    min_bytes = [min(o.bytes for o in opts) for opts in groups]
-
-    def lp(fixed: dict[int, int]):
-        pos = [0] * n
-        used, cost = 0, 0.0
-        for g in range(n):
-            o = groups[g][fixed[g]] if g in fixed else groups[g][hulls[g][0]]
-            used += o.bytes
-            cost += o.cost
-        if used > capacity:
-            return INF, None, None
-        frac = None
-        for slope, g, k in segs:
-            if g in fixed or pos[g] != k:
-                continue
-            a, b = groups[g][hulls[g][k]], groups[g][hulls[g][k + 1]]
-            extra = b.bytes - a.bytes
-            if used + extra > capacity:
-                cost -= (a.cost - b.cost) * (capacity - used) / extra
-                frac = g
-                break
-            used += extra
-            cost -= a.cost - b.cost
-            pos[g] = k + 1
-        choice = [fixed[g] if g in fixed else hulls[g][pos[g]] for g in range(n)]
-        return cost, frac, (choice, used)
-
-    heap = []
-    counter = 0
-    bound, frac, rounding = lp({})
-    heapq.heappush(heap, (bound, counter, {}, frac, rounding))
-    expanded = 0
-    while heap and expanded < min(BEST_FIRST_NODES, node_limit):
-        bound, _, fixed, frac, rounding = heapq.heappop(heap)
-        if bound >= best_cost - 1e-12 * max(1.0, abs(best_cost)):
-            heap.clear()
-            break
-        expanded += 1
-        choice, used = rounding
-        if expanded <= 3:
-            used = _fill(groups, choice, used, capacity)
-        c, _ = _evaluate(groups, choice)
-        if c < best_cost:
-            best_cost, best_choice = c, list(choice)
-        if frac is None:  # the LP is integral: this node is solved
-            continue
-        spare = capacity - sum(groups[g][fixed[g]].bytes if g in fixed else min_bytes[g] for g in range(n))
-        for i, o in enumerate(groups[frac]):
-            if o.bytes - min_bytes[frac] > spare:
-                continue
-            child = dict(fixed)
-            child[frac] = i
-            b, f, r = lp(child)
-            if b < best_cost:
-                counter += 1
-                heapq.heappush(heap, (b, counter, child, f, r))
-    cost, size = _evaluate(groups, best_choice)
-    if not heap:
-        return Solution(tuple(best_choice), cost, size, bound=cost, exact=True)
-    open_bound = min(h[0] for h in heap)
-    return Solution(tuple(best_choice), cost, size, bound=min(max(root_bound, open_bound), cost), exact=False)
-
-
-# ----------------------------------------------------------------------------- scaled DP
-
-GAP_TARGET = 1e-3  # the large-problem path tightens until the proven gap is at most 0.1 %
-DP_RESOLUTIONS = (1 << 16, 1 << 18)
-
-
-def _scaled_dp(groups: list[list[Option]], capacity: int, resolution: int, round_up: bool):
-    """Dynamic programme over bytes counted in units of about span/RESOLUTION.
-
-    Each option's extra bytes above its group's smallest are rounded to whole units: rounded
-    up (round_up=True) every solution found fits the real capacity (a feasible solution);
-    rounded down every real solution stays feasible, so the optimum is a proven lower bound.
-    Returns (objective of the scaled problem, choice or None).
+    Returns (bytes, gains, position in CORE of each segment's group, base bytes and base cost
+    of core[k:] at their hulls' first points for every k).
     """
     import numpy as np
 
-    base = [min(o.bytes for o in g) for g in groups]
-    room = capacity - sum(base)
-    span = sum(max(o.bytes for o in g) - b for g, b in zip(groups, base))
-    room = min(room, span)
-    if room < 0:
-        raise Infeasible(sum(base))
-    unit = max(1, -(-room // resolution))
-    top = room // unit
-    cur = np.zeros(top + 1)
-    arg = np.zeros((len(groups), top + 1), dtype=np.uint8) if round_up else None
-    for gi, (opts, b) in enumerate(zip(groups, base)):
-        new = np.full(top + 1, INF)
-        for i, o in enumerate(opts):
-            w = -(-(o.bytes - b) // unit) if round_up else (o.bytes - b) // unit
-            if w > top:
-                continue
-            cand = cur[: top + 1 - w] + o.cost
-            tgt = new[w:]
-            if round_up:
-                np.putmask(arg[gi, w:], cand < tgt, i)
-            np.minimum(tgt, cand, out=tgt)
-        cur = new
-    value = float(cur[top])
-    if not round_up:
-        return value, None
-    choice, c = [0] * len(groups), top
-    for gi in range(len(groups) - 1, -1, -1):
-        i = int(arg[gi, c])
-        choice[gi] = i
-        c -= -(-(groups[gi][i].bytes - base[gi]) // unit)
-    return value, choice
-
-
-def _reduce(groups: list[list[Option]], capacity: int, incumbent: float) -> list[list[int]]:
-    """Options that can still beat INCUMBENT, per group (Lagrangian reduction at the LP slope).
-
-    With lam the LP's break slope and h_g = min_o (c_o + lam b_o), any solution costs at least
-    L = sum_g h_g - lam C plus, for each group, its option's reduced cost c + lam b - h_g; an
-    option whose reduced cost alone lifts L to the incumbent can be dropped.
-    """
-    segs, used = [], 0
-    for opts in groups:
-        h = _hull(opts)
-        used += opts[h[0]].bytes
+    sb, sg, sk, slope = [], [], [], []
+    base_b = np.zeros(len(core) + 1, dtype=np.int64)
+    base_c = np.zeros(len(core) + 1)
+    for k in range(len(core) - 1, -1, -1):
+        sub = [groups[core[k]][i] for i in keep[core[k]]]
+        h = _hull(sub)
+        base_b[k] = base_b[k + 1] + sub[h[0]].bytes
+        base_c[k] = base_c[k + 1] + sub[h[0]].cost
         for a, b in zip(h, h[1:]):
-            segs.append(((opts[a].cost - opts[b].cost) / (opts[b].bytes - opts[a].bytes),
-                         opts[b].bytes - opts[a].bytes))
-    segs.sort(key=lambda x: -x[0])
-    room, lam = capacity - used, 0.0
-    for slope, extra in segs:
-        if extra <= room:
-            room -= extra
-        else:
-            lam = slope
-            break
-    mins = [min(o.cost + lam * o.bytes for o in opts) for opts in groups]
-    low = sum(mins) - lam * capacity
-    slack = incumbent - low + 1e-9 * max(1.0, abs(incumbent))
-    return [[i for i, o in enumerate(opts) if o.cost + lam * o.bytes - m <= slack]
-            for opts, m in zip(groups, mins)]
+            extra, gain = sub[b].bytes - sub[a].bytes, sub[a].cost - sub[b].cost
+            sb.append(extra)
+            sg.append(gain)
+            sk.append(k)
+            slope.append(gain / extra)
+    order = sorted(range(len(sb)), key=lambda s: (-slope[s], sk[s], s))
+    pick = np.array(order, dtype=np.int64)
+    return (np.array(sb, dtype=np.int64)[pick] if sb else np.zeros(0, dtype=np.int64),
+            np.array(sg, dtype=float)[pick] if sg else np.zeros(0), np.array(sk, dtype=np.int64)[pick]
+            if sk else np.zeros(0, dtype=np.int64), base_b, base_c)
 
 
-def _tighten(groups: list[list[Option]], capacity: int, sol: Solution) -> Solution:
-    """Improve a large problem's solution and bound with scaled DPs of growing resolution.
+def _rest_bound(room, seg_bytes, seg_gains):
+    """The LP gain of segments (by falling slope) within ROOM bytes, for an array of rooms >= 0.
 
-    Before each DP the options that cannot beat the incumbent are removed (a proven
-    reduction), so the DP spans fewer bytes and its units are finer.
+    SEG_BYTES and SEG_GAINS end with a sentinel segment (gain 0) larger than any room.
     """
-    best_choice, best_cost, bound = list(sol.choice), sol.objective, sol.bound
-    for resolution in DP_RESOLUTIONS:
-        if best_cost <= 0 or (best_cost - bound) / best_cost <= GAP_TARGET:
+    import numpy as np
+
+    cb = np.cumsum(seg_bytes)
+    j = np.searchsorted(cb, room, side="right")  # segments taken whole
+    cb -= seg_bytes  # now: bytes before each segment
+    cg = np.cumsum(seg_gains) - seg_gains
+    return cg[j] + seg_gains[j] * ((room - cb[j]) / seg_bytes[j])
+
+
+def _dp_pass(groups, capacity: int, keep: list[list[int]], below: float, budget: int):
+    """Exact search for a solution costing less than BELOW over the kept options.
+
+    A dynamic programme over the groups with more than one kept option (the core), keeping
+    only Pareto states (bytes, cost) whose LP bound over the groups still to come stays below
+    BELOW. Returns (choice or None, work: states kept + STEP_WORK per group): the choice is
+    optimal among solutions below BELOW and None proves there is none, unless the work exceeded
+    BUDGET (the pass gave up).
+    """
+    import numpy as np
+
+    core = sorted((g for g in range(len(groups)) if len(keep[g]) > 1),
+                  key=lambda g: (-(max(groups[g][i].bytes for i in keep[g]) -
+                                   min(groups[g][i].bytes for i in keep[g])), g))
+    fixed = [g for g in range(len(groups)) if len(keep[g]) == 1]
+    sb, sg, sk, base_b, base_c = _core_segments(groups, core, keep)
+    sentinel = capacity + 1 + sum(max(o.bytes for o in opts) for opts in groups)
+    sb, sg, sk = np.append(sb, sentinel), np.append(sg, 0.0), np.append(sk, len(core))
+    states_b = np.array([sum(groups[g][keep[g][0]].bytes for g in fixed)], dtype=np.int64)
+    states_c = np.array([sum(groups[g][keep[g][0]].cost for g in fixed)])
+    limit = below + 1e-12 * max(1.0, abs(below))
+    steps, total = [], 0
+    for k, g in enumerate(core):
+        opts = [groups[g][i] for i in keep[g]]
+        nb = (np.array([o.bytes for o in opts], dtype=np.int64)[:, None] + states_b).ravel()
+        nc = (np.array([o.cost for o in opts])[:, None] + states_c).ravel()
+        rest = sk > k
+        sb, sg, sk = sb[rest], sg[rest], sk[rest]
+        room = (capacity - base_b[k + 1]) - nb
+        ok = np.flatnonzero(room >= 0)
+        ok = ok[nc[ok] + base_c[k + 1] - _rest_bound(room[ok], sb, sg) < limit]
+        order = ok[np.lexsort((nc[ok], nb[ok]))]  # by bytes, then cost
+        cost = nc[order]
+        pareto = np.ones(len(order), dtype=bool)  # cheaper than every state with fewer bytes
+        pareto[1:] = cost[1:] < np.minimum.accumulate(cost)[:-1]
+        idx = order[pareto]
+        steps.append((idx, len(states_b)))
+        states_b, states_c = nb[idx], nc[idx]
+        total += len(idx) + STEP_WORK
+        if total > budget or not len(idx):
+            return None, total
+    fits = np.flatnonzero((states_b <= capacity) & (states_c < limit))
+    if not len(fits):
+        return None, total
+    s = int(fits[np.argmin(states_c[fits])])
+    choice = [keep[g][0] for g in range(len(groups))]
+    for k in range(len(core) - 1, -1, -1):
+        idx, n = steps[k]
+        opt, s = divmod(int(idx[s]), n)
+        choice[core[k]] = keep[core[k]][opt]
+    return choice, total
+
+
+def _optimal(groups: list[list[Option]], capacity: int, node_limit: int) -> Solution:
+    """LP bound, incumbent, then core DPs under rising thresholds: the gap target, then exactness.
+
+    Each pass asks the DP for a solution below a threshold t (options that cannot beat t
+    removed first): one found is optimal; none found proves t a lower bound. The thresholds
+    climb from the LP bound by doubling steps, first up to incumbent x (1 - GAP_TARGET), where a
+    failed pass proves the target (these passes are bounded by memory only), then on to
+    incumbent x (1 - FINE_GAP) within a further budget of NODE_LIMIT x STATES_PER_NODE states,
+    and on to the incumbent itself (exactness) while the core stays small.
+    """
+    if any(not g for g in groups):
+        raise Infeasible(0)
+    floor = sum(min(o.bytes for o in opts) for opts in groups)
+    if floor > capacity:
+        raise Infeasible(floor)
+    hulls = [_hull(opts) for opts in groups]
+    _, pos, used, lp, lam = _lp_break(groups, hulls, capacity)
+    choice, best = _incumbent(groups, capacity, hulls, pos, used)
+    low = best if lam == 0.0 else lp  # lam 0: every group at its cheapest-cost hull point
+    step = GAP_TARGET * abs(best) / FIRST_STEP
+    # each a hair inside its gap, so that the gap computed from the bound does not round above it
+    must, fine, aim = (best - gap * (1 - 1e-6) * abs(best) for gap in (GAP_TARGET, FINE_GAP, EXACT))
+    extra = max(0, node_limit) * STATES_PER_NODE
+    while low < aim and step > 0:
+        below = min(lp + step, must if low < must else aim)
+        budget = MAX_TOTAL_STATES if below <= must else min(extra, MAX_TOTAL_STATES)
+        keep = _keep(groups, lam, capacity, below, choice)
+        core = sum(len(k) > 1 for k in keep)
+        if STEP_WORK * core > budget or (low >= fine and core > FINE_CORE):
+            break  # past the target: not a pass that cannot finish, nor a large one past FINE_GAP
+        found, spent = _dp_pass(groups, capacity, keep, below, budget)
+        if below > must:
+            extra -= spent
+        if spent > budget:  # the pass gave up: what is proven stays proven
             break
-        keep = _reduce(groups, capacity, best_cost)
-        sub = [[groups[g][i] for i in k] for g, k in enumerate(keep)]
-        low, _ = _scaled_dp(sub, capacity, resolution, round_up=False)
-        bound = max(bound, min(low, best_cost))
-        _, picked = _scaled_dp(sub, capacity, resolution, round_up=True)
-        choice = [keep[g][i] for g, i in enumerate(picked)]
-        used = sum(groups[g][i].bytes for g, i in enumerate(choice))
-        _fill(groups, choice, used, capacity)
-        cost, _ = _evaluate(groups, choice)
-        if cost < best_cost - 1e-12 * abs(best_cost):
-            best_cost, best_choice = cost, choice
-    cost, size = _evaluate(groups, best_choice)
-    exact = cost <= bound + 1e-12 * max(1.0, abs(cost))
-    return Solution(tuple(best_choice), cost, size, bound=min(bound, cost), exact=exact)
+        if found is not None:
+            cost, size = _evaluate(groups, found)
+            if cost <= best:
+                return Solution(tuple(found), cost, size, bound=cost, exact=True)
+            break  # rounding noise: keep the incumbent
+        low, step = below, 2 * step
+    cost, size = _evaluate(groups, choice)
+    exact = low >= cost - EXACT * max(1.0, abs(cost))
+    return Solution(tuple(choice), cost, size, bound=min(low, cost), exact=exact)

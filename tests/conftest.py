@@ -6,6 +6,10 @@ from hypothesis import HealthCheck, settings
 
 from tests.ci import in_ci
 
+# A llama.cpp tool that aborts (some tests make it) would otherwise attach gdb to itself to print a
+# backtrace, which can hang for minutes on a loaded machine: the tests want the abort, not the trace.
+os.environ.setdefault("GGML_NO_BACKTRACE", "1")
+
 settings.register_profile(
     "ci", derandomize=True, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

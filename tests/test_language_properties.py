@@ -96,7 +96,8 @@ def test_truncated_recipes_give_diagnostics_only(tmp_path_factory, seed, cut):
 
 
 TOKENS = ["floor", "pin", "@", "..", "first", "x2", "Q4_K", "GiB", '"', "#", "\n", " ", "0", "-1",
-          "mtp", "budget", "fit", "auto", "*", "ctx", "99999999999999999999", "é", "\t", "@mtp", "kv"]
+          "mtp", "budget", "fit", "auto", "*", "ctx", "99999999999999999999", "é", "\t", "@mtp", "kv",
+          "every", "from", "@every 4 from 3", "@full-attention", "@recurrent", "@0..9999999999"]
 
 
 @settings(max_examples=2000)
@@ -114,3 +115,51 @@ def test_mutated_recipes_give_diagnostics_only(tmp_path_factory, seed, edits):
         else:
             words[min(i, len(words) - 1)] = tok
     _lint_never_crashes(tmp_path_factory, "".join(words).encode())
+
+
+# --- layer filters: every form, written with random spacing, means the same after fmt -------------
+
+_LAYER = st.integers(0, 70000)
+LAYER_FILTERS = st.one_of(
+    st.tuples(st.sampled_from(["first", "last"]), _LAYER).map(lambda t: f"{t[0]} {t[1]}"),
+    st.tuples(_LAYER, _LAYER).map(lambda t: f"{t[0]}..{t[1]}"),
+    _LAYER.map(str),
+    st.lists(_LAYER, min_size=2, max_size=5).map(lambda xs: ",".join(map(str, xs))),
+    st.tuples(_LAYER, st.one_of(st.none(), _LAYER)).map(
+        lambda t: f"every {t[0]}" + ("" if t[1] is None else f" from {t[1]}")),
+    st.sampled_from(["trunk", "full-attention", "recurrent", "mtp"]),
+)
+
+
+@settings(max_examples=500)
+@given(filt=LAYER_FILTERS, gap=st.sampled_from([" ", "  ", "\t"]), where=st.sampled_from(["pin", "depth"]))
+def test_layer_filters_round_trip(filt, gap, where):
+    spaced = filt.replace(" ", gap)
+    text = f'recipe "r"\n' + (f"pin attn_q@{spaced} Q4_K\n" if where == "pin" else f"depth {spaced} x2\n")
+    tree = parse(SourceFile("g.recipe", text))
+    once = format_recipe(tree)
+    assert parse(SourceFile("g.recipe", once)).statements == tree.statements
+    assert format_recipe(parse(SourceFile("g.recipe", once))) == once
+
+
+@settings(max_examples=500)
+@given(step=st.integers(1, 9), start=st.integers(0, 30), trunk=st.integers(0, 40),
+       other=st.one_of(st.tuples(st.just("range"), st.integers(0, 40), st.integers(0, 40)),
+                       st.tuples(st.just("one"), st.integers(0, 40), st.none()),
+                       st.tuples(st.just("first"), st.integers(1, 40), st.none()),
+                       st.tuples(st.just("every"), st.integers(1, 9), st.integers(0, 30))))
+def test_strides_select_and_overlap_as_listed(step, start, trunk, other):
+    """A stride selects exactly the listed layers; lint's overlap test agrees with listing both."""
+    from recipec.checks.common import layers_overlap
+    from recipec.recipe import LayerSpec
+    from recipec.selectors import LayerContext, layer_set
+
+    every = LayerSpec(kind="every", a=step, b=start)
+    listed = {n for n in range(trunk) if n >= start and (n - start) % step == 0}
+    assert set(layer_set(every, LayerContext.plain(trunk))) == listed
+    kind, a, b = other
+    spec = LayerSpec(kind=kind, a=a, b=b)
+    window = range(1000)  # past every start and step here, so the listed sets meet iff the filters do
+    mine = {n for n in window if n >= start and (n - start) % step == 0}
+    theirs = set(layer_set(spec, LayerContext.plain(len(window))))
+    assert layers_overlap(every, spec) == bool(mine & theirs)

@@ -42,7 +42,6 @@ def test_round_trip_through_json(fixture_model, tmp_path, kind):
     ("[]", "not a JSON object"),
     ('{"schema": "other/1"}', "schema"),
     ('{"schema": "recipec.manifest/1", "arch": "llama", "metadata": {}, "tensors": [{"name": "a"}]}', "shape"),
-    ('{"schema": "recipec.manifest/1", "arch": "llama", "metadata": {"block_count": -1}, "tensors": []}', "block_count"),
     ('{"schema": "recipec.manifest/1", "arch": "llama", "metadata": {}, '
      '"tensors": [{"name": "a", "shape": [0], "type": "F16"}]}', "dimension"),
     ('{"schema": "recipec.manifest/1", "arch": "llama", "metadata": {}, '
@@ -58,6 +57,31 @@ def test_bad_manifest(tmp_path, data, needle):
         read_manifest(p)
     d = e.value.diagnostics[0]
     assert d.code == "M103" and str(p) in d.message and needle in d.message
+
+
+@pytest.mark.parametrize("metadata, needle", [
+    ('{"block_count": -1}', "block_count = -1: out of range (0 to 65535)"),
+    ('{"block_count": 4294967295}', "block_count = 4294967295: out of range"),
+    ('{"block_count": "2"}', "block_count = '2': must be an integer"),
+    ('{"block_count": [2]}', "block_count = [2]: must be a single integer"),
+    ('{"attention.head_count": [[4]]}', "attention.head_count = [[4]]: must be an integer"),
+    ('{"context_length": 1.5}', "context_length = 1.5: must be an integer"),
+    ('{"tied_embeddings": 1}', "tied_embeddings = 1: must be true or false"),
+    ('{"rope.freq_base": {"a": 1}}', "rope.freq_base = {'a': 1}: must be a number"),
+    ('{"block_count": 3}', "block_count = 3: the file has tensors for blocks 0 to 1 only"),
+    ('{"block_count": 1}', "block_count = 1: a tensor of block 1 lies past the last block"),
+    ('{"block_count": 2, "nextn_predict_layers": 3}', "nextn_predict_layers = 3: leaves no trunk block"),
+    ('{"block_count": 2, "nextn_predict_layers": 2}', "nextn_predict_layers = 2: leaves no trunk block"),
+])
+def test_bad_manifest_metadata(tmp_path, metadata, needle):
+    tensors = [{"name": f"blk.{i}.attn_q.weight", "shape": [32, 32], "type": "F16"} for i in range(2)]
+    p = tmp_path / "bad.json"
+    p.write_text('{"schema": "recipec.manifest/1", "arch": "llama", "metadata": %s, "tensors": %s}'
+                 % (metadata, json.dumps(tensors)))
+    with pytest.raises(DiagnosticError) as e:
+        read_manifest(p)
+    d = e.value.diagnostics[0]
+    assert d.code == "M109" and d.message.startswith(f"{p}: metadata ") and needle in d.message, d.message
 
 
 def test_load_model_refuses_other_files(tmp_path):

@@ -20,7 +20,7 @@ from recipec.loaders import load_model
 from recipec.recipe import load
 from recipec.resolve import resolve
 from recipec.resolve.settings import rank
-from recipec.selectors import select
+from recipec.selectors import layer_context, select
 
 ROLES = ["attn_*", "ffn_*", "ffn_*_exps", "*", "attn_qkv", "attn_gate", "ssm_out", "ffn_down_exps",
          "ffn_gate_exps", "ffn_up_shexp", "output", "token_embd"]
@@ -66,7 +66,7 @@ def test_reasons_name_a_selecting_statement_and_overrides_are_reported(qwen, tmp
     selects: dict[int, set[str]] = {}
     for rule in recipe.bounds:
         for sel in rule.selectors:
-            selects.setdefault(rule.span.line, set()).update(t.name for t in select(sel, qwen.tensors, qwen.trunk_layers))
+            selects.setdefault(rule.span.line, set()).update(t.name for t in select(sel, qwen.tensors, layer_context(qwen)))
     mtp_line = recipe.mtp.span.line if recipe.mtp.span else None
     reported = {d.span.line for d in res.diagnostics if d.code == "R309" and d.span}
     for name, t in plan.items():

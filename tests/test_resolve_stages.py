@@ -133,3 +133,15 @@ def test_start_types_without_a_budget(llama, tmp_path):
     assert [c.requested for c in candidates(v1, Deciding(None, None, ceiling), s, 1.0, None)[0]] == ["Q5_K"]
     q0 = llama.tensor("blk.0.attn_q.weight")
     assert [c.requested for c in candidates(q0, Deciding(), s, 1.0, None)[0]] == ["Q4_K", "Q5_K", "Q6_K", "Q8_0"]
+
+
+def test_a_model_llama_quantize_refuses_is_a_diagnostic_not_a_crash(fixture_model, tmp_path):
+    # A layout the loaders' checks normally stop: an expert tensor in a block past block_count. Should
+    # one reach resolve anyway, llama-quantize's own failure ("Bad layer ...") is M109, not X001.
+    from dataclasses import replace
+    moe = load_model(fixture_model("qwen3moe"))
+    broken = replace(moe, metadata={**moe.metadata, "block_count": 1})
+    with pytest.raises(DiagnosticError) as exc:
+        settings(_recipe(tmp_path, ""), broken)
+    d = exc.value.diagnostics[0]
+    assert d.code == "M109" and "llama-quantize cannot quantize this model" in d.message and "Bad layer" in d.message

@@ -13,7 +13,7 @@ from recipec.checks import lint
 from recipec.checks.common import layers_overlap
 from recipec.loaders import read_gguf_model
 from recipec.recipe import LayerSpec, load
-from recipec.selectors import select
+from recipec.selectors import layer_context, select
 
 
 def bound(tmp_path, line: str):
@@ -27,7 +27,7 @@ def bound(tmp_path, line: str):
 def names(model, rule) -> list[str]:
     out = []
     for sel in rule.selectors:
-        out += [t.name for t in select(sel, model.tensors, model.trunk_layers)]
+        out += [t.name for t in select(sel, model.tensors, layer_context(model))]
     return sorted(out)
 
 

@@ -20,6 +20,7 @@ from recipec.checks import (
 )
 from recipec.checks.common import LintContext
 from recipec.diagnostics import Diagnostic
+from recipec.parser import gc_paused
 from recipec.recipe import Loaded, ignored_codes
 
 REGISTRY = (
@@ -42,6 +43,11 @@ REGISTRY = (
 
 def lint(loaded: Loaded, expect_imatrix: bool | None = None) -> list[Diagnostic]:
     """Every diagnostic for a loaded recipe: validation first, then each check; ignores applied."""
+    with gc_paused():
+        return _lint(loaded, expect_imatrix)
+
+
+def _lint(loaded: Loaded, expect_imatrix: bool | None) -> list[Diagnostic]:
     diags = list(loaded.diagnostics)
     if loaded.recipe is not None:
         ctx = LintContext(loaded.recipe, loaded.statements, loaded.own, expect_imatrix)

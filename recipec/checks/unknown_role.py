@@ -27,8 +27,11 @@ def _roles_written(ctx: LintContext):
 
 def check(ctx: LintContext):
     roles = known_roles()
+    known: dict[str, bool] = {}  # role text -> names a known role (asked once per text, not per line)
     for role, span in _roles_written(ctx):
-        if any(role_matches(role, r) for r in roles):
+        if role not in known:
+            known[role] = role in roles or any(role_matches(role, r) for r in roles)
+        if known[role]:
             continue
         guess = did_you_mean(role, roles)
         yield Diagnostic(CODE, f"no known architecture has a tensor role matching `{role}`", span,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-from recipec.api import compile_recipe, render_plan
 from recipec.diagnostics import Diagnostic
 from recipec.exitcodes import EXIT_OK, exit_code
 from recipec.output import differing, write_atomically
@@ -18,8 +17,13 @@ from recipec.report import print_text
 
 def add_arguments(parser) -> None:
     """The command's options."""
-    parser.add_argument("recipe", metavar="RECIPE")
-    parser.add_argument("--model", required=True, metavar="M", help="GGUF (first shard) or manifest JSON")
+    parser.add_argument("recipe", metavar="RECIPE", nargs="+",
+                        help="a recipe; several (or a FILE.release naming them) make a release: "
+                             "one kit per recipe under DIR/NAME/")
+    parser.add_argument("--model", metavar="M", help="GGUF (first shard) or manifest JSON "
+                        "(default for a release file: the model it names)")
+    parser.add_argument("--stock", action="append", default=[], metavar="FTYPE",
+                        help="a release: also llama-quantize's own FTYPE mix, measured as a reference (repeat)")
     parser.add_argument("--errors", metavar="F", help="measured error file (recipec measure); "
                         "overrides the recipe's `errors` statement")
     parser.add_argument("--allow-imatrix-mismatch", action="store_true",
@@ -33,19 +37,30 @@ def add_arguments(parser) -> None:
 
 def write_kit(files: dict[str, str], out_dir: str, check: bool, redo: str) -> int:
     """Write FILES into OUT_DIR (all or nothing), or with CHECK compare them; the exit code."""
+    from recipec.report import shown
+
     if check:
         diff = differing(out_dir, files)
         if diff:
             print_text([Diagnostic("E402", f"{out_dir}: {', '.join(diff)} would change", hint=f"run `{redo}`")],
                        sys.stderr)
             return exit_code((), changed=True)
-        print(f"{out_dir}: up to date", file=sys.stderr)
+        print(f"{shown(out_dir, newlines=False)}: up to date", file=sys.stderr)
         return EXIT_OK
     write_atomically(out_dir, files)
     return EXIT_OK
 
 
 def run(args) -> int:
+    from recipec.api import compile_recipe, render_plan
+    from recipec.report import shown
+
+    if len(args.recipe) > 1 or args.stock or args.recipe[0].endswith(".release") or args.model is None:
+        from recipec.release.build import compile_release, release_args
+
+        release = release_args(args)
+        return release if isinstance(release, int) else compile_release(release)
+    args.recipe = args.recipe[0]
     compiled = compile_recipe(args.recipe, args.model, args.imatrix, args.errors,
                               allow_imatrix_mismatch=args.allow_imatrix_mismatch)
     diags = list(compiled.diagnostics)
@@ -58,6 +73,7 @@ def run(args) -> int:
     rc = write_kit(rendered.files, args.output, args.check, f"recipec compile {args.recipe} ... -o {args.output}")
     if rc == EXIT_OK and not args.check:
         t = compiled.plan.totals
-        print(f"wrote {args.output} ({len(rendered.files)} files): {t.file_bytes} bytes, {t.bpw:.3f} bpw, "
+        print(f"wrote {shown(args.output, newlines=False)} ({len(rendered.files)} files): "
+              f"{t.file_bytes} bytes, {t.bpw:.3f} bpw, "
               f"solver {t.solver}, gap {100 * t.gap:.3f} %", file=sys.stderr)
     return rc

@@ -10,8 +10,6 @@ import sys
 
 from recipec import jsonio
 from recipec.exitcodes import exit_code
-from recipec.plan import Plan
-from recipec.plandiff import diff_dict, format_text, model_mismatch
 from recipec.report import print_text
 
 
@@ -25,6 +23,9 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Print the differences from PLAN_A to PLAN_B; return the exit code."""
+    from recipec.plan import Plan
+    from recipec.plandiff import diff_dict, format_text, model_mismatch
+
     a, b = Plan.load(args.plan_a), Plan.load(args.plan_b)
     diags = model_mismatch(a, b, force=args.force)
     print_text(diags, sys.stderr)

@@ -11,14 +11,10 @@ from __future__ import annotations
 import fnmatch
 import sys
 
-from recipec.api import compile_recipe
 from recipec.diagnostics import Diagnostic, did_you_mean
 from recipec.exitcodes import EXIT_OK, exit_code
 from recipec.jsonio import dumps
 from recipec.report import print_text
-from recipec.resolve.assemble import group_floor
-from recipec.resolve.bounds import Deciding, overridden
-from recipec.selectors import role_matches
 
 
 def add_arguments(parser) -> None:
@@ -34,8 +30,22 @@ def add_arguments(parser) -> None:
     parser.add_argument("tensor", metavar="TENSOR_OR_ROLE", help="a tensor name, a role, or a role glob")
 
 
+_INDEX: dict = {}  # the last plan explained and its entries by name
+
+
+def _entry(res, name: str):
+    """The plan's entry for tensor NAME, from an index built once per plan (Plan.tensor scans the
+    entries, and explaining every tensor of a 6,000-tensor model would scan them 6,000 times)."""
+    if _INDEX.get("plan") is not res.plan:
+        _INDEX.clear()
+        _INDEX.update(plan=res.plan, by_name={t.name: t for t in reversed(res.plan.tensors)})  # first wins
+    return _INDEX["by_name"].get(name)
+
+
 def tensors_named(res, what: str) -> list[str]:
     """The tensors WHAT names: the tensor of that name, else those whose role (or name) matches it."""
+    from recipec.selectors import role_matches
+
     if what in res.tensors:
         return [what]
     return [n for n, r in res.tensors.items()
@@ -49,7 +59,7 @@ def decided_by(res, name: str):
         return None
     if r.pin:
         return r.pin
-    token = res.plan.tensor(name).reason.split(" ")[0]
+    token = _entry(res, name).reason.split(" ")[0]
     g = res.groups[r.group]
     pool = [b for n in g.tensors for b in res.tensors[n].bounds]
     return next((b for b in pool if b.reason == token), None)
@@ -57,6 +67,8 @@ def decided_by(res, name: str):
 
 def _overrides(r) -> dict:
     """Bound -> the bound that overrides it on this tensor."""
+    from recipec.resolve.bounds import Deciding, overridden
+
     return {id(lost): won for lost, won in overridden(r.bounds, Deciding(r.pin, r.floor, r.ceiling))}
 
 
@@ -64,7 +76,7 @@ def explain(res, name: str) -> str:
     """The explanation text for tensor NAME of a Resolution."""
     r = res.tensors[name]
     t = r.tensor
-    entry = res.plan.tensor(name)
+    entry = _entry(res, name)
     lines = [f"{name}", f"  role   {t.role}", f"  layer  {'global' if t.layer is None else t.layer}"
              + ("  (MTP block)" if t.mtp else ""), f"  shape  {list(t.shape)}  source {t.type}"]
     if not r.quantized:
@@ -102,7 +114,9 @@ def explain(res, name: str) -> str:
 
 def _why_stock(res, r, g) -> str:
     """Without a budget a tensor starts at the stock mix's type, moved only by its bounds or a tie."""
-    entry = res.plan.tensor(r.tensor.name)
+    from recipec.resolve.assemble import group_floor
+
+    entry = _entry(res, r.tensor.name)
     ftype = res.plan.llama_quantize.ftype
     if entry.reason.startswith("stock:"):
         return f"no budget: llama-quantize's own {ftype} mix gives it {entry.type}, and no statement changes that"
@@ -142,6 +156,8 @@ def _why(res, r, g) -> str:
 
 
 def run(args) -> int:
+    from recipec.api import compile_recipe
+
     compiled = compile_recipe(args.recipe, args.model, args.imatrix, args.errors,
                               allow_imatrix_mismatch=args.allow_imatrix_mismatch)
     diags = list(compiled.diagnostics)
@@ -166,7 +182,7 @@ def explain_data(res, name: str) -> dict:
     """The explanation of tensor NAME as data (what `--format json` prints)."""
     r = res.tensors[name]
     t = r.tensor
-    entry = res.plan.tensor(name)
+    entry = _entry(res, name)
     lost = _overrides(r)
     dec = decided_by(res, name)
     data = {"name": name, "role": t.role, "layer": t.layer, "mtp": t.mtp, "shape": list(t.shape),

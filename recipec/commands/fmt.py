@@ -5,12 +5,11 @@ from __future__ import annotations
 import difflib
 import sys
 
-from recipec.diagnostics import Diagnostic, DiagnosticError, Kind
+from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.exitcodes import exit_code
 from recipec.files import write_text_atomically
-from recipec.formatter import format_source
 from recipec.report import print_text
-from recipec.source import SourceFile
+from recipec.source import MAX_RECIPE_BYTES, SourceFile
 
 
 def add_arguments(p) -> None:
@@ -21,20 +20,18 @@ def add_arguments(p) -> None:
 
 def _format(path: str) -> tuple[SourceFile | None, str | None, list[Diagnostic]]:
     """The source and its canonical text, or the diagnostics that stop fmt on PATH."""
+    from recipec.formatter import format_source
+
     try:
-        src = SourceFile.read(path)
+        src = SourceFile.read(path, limit=MAX_RECIPE_BYTES)
     except OSError as exc:
         return None, None, [Diagnostic("P009", f"cannot read recipe {path}: {exc.strerror or exc}",
                                        hint="check the path")]
     try:
         return src, format_source(src), []
     except DiagnosticError as exc:
-        found = list(exc.diagnostics)
-    # fmt has no findings of its own: a recipe it cannot parse is an input it cannot use (exit 2)
-    if all(d.kind is Kind.FINDING for d in found):
-        found.append(Diagnostic("U002", f"{path}: not formatted: it does not parse",
-                                hint=f"`recipec lint {path}` explains every error"))
-    return src, None, found
+        # a syntax error is a finding, as in `lint` (exit 1); the file is left as it is
+        return src, None, list(exc.diagnostics)
 
 
 def run(args) -> int:
@@ -55,6 +52,13 @@ def run(args) -> int:
         if args.check:
             print(f"would reformat {path}", file=sys.stderr)
         elif not args.diff:
-            write_text_atomically(path, text)
+            try:
+                write_text_atomically(path, text)
+            except OSError as exc:  # the recipe was read but cannot be replaced: an input problem (exit 2)
+                unwritable = Diagnostic("U002", f"cannot write {path}: {exc.strerror or exc}",
+                                        hint="check the file's and its folder's permissions")
+                print_text([unwritable], sys.stderr)
+                diags.append(unwritable)
+                continue
             print(f"reformatted {path}", file=sys.stderr)
     return exit_code(diags, changed=changed and (args.check or args.diff))

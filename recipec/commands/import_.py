@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from recipec import ggml, importer
 from recipec.diagnostics import Diagnostic, DiagnosticError, error
 from recipec.exitcodes import exit_code
-from recipec.gguffile import sniff
 from recipec.report import print_text
+
+if TYPE_CHECKING:  # imported when the command runs: it reads GGUFs (numpy, gguf)
+    from recipec import importer
 
 
 def add_arguments(parser) -> None:
@@ -30,6 +32,8 @@ def add_arguments(parser) -> None:
 
 
 def _ftype(name: str | None) -> str | None:
+    from recipec import ggml
+
     if name is None:
         return None
     canon = ggml.canonical_ftype(name)
@@ -39,6 +43,10 @@ def _ftype(name: str | None) -> str | None:
 
 
 def _import(args) -> importer.Imported:
+    """The recipe of ARGS.file: a quantized GGUF or a rule list run on --model."""
+    from recipec import importer
+    from recipec.gguffile import sniff
+
     ftype = _ftype(args.ftype)
     kind = sniff(args.file, "U002")
     if kind == "json":

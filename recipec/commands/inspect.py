@@ -9,7 +9,6 @@ from pathlib import Path
 
 from recipec.diagnostics import DiagnosticError, error
 from recipec.exitcodes import exit_code
-from recipec.gguffile import sniff
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _as_model(path: str):
     """ModelInfo when PATH is a model (GGUF or manifest), None when it should be an imatrix."""
+    from recipec.gguffile import sniff
     from recipec.loaders import load_model, manifest_to_info
 
     kind = sniff(path, "U002")
@@ -34,9 +34,11 @@ def _as_model(path: str):
                 return None
             raise
     if kind == "json":
+        from recipec.loaders.limits import read_json
+
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
+            data = read_json(path, "M103", "a manifest", "")
+        except DiagnosticError:
             return None  # reported by the imatrix reader
         if isinstance(data, dict) and str(data.get("schema", "")).startswith("recipec.manifest/"):
             return manifest_to_info(data, path)

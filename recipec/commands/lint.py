@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from recipec.checks import lint
 from recipec.exitcodes import exit_code
-from recipec.recipe import load
 from recipec.report import FORMATS, default_format
 
 
@@ -20,6 +18,16 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from recipec.parser import gc_paused
+
+    with gc_paused():  # one pause for the whole command: each resume would scan all it built
+        return _run(args)
+
+
+def _run(args) -> int:
+    from recipec.checks import lint
+    from recipec.recipe import load
+
     diags, sources = [], {}
     for path in args.recipes:
         loaded = load(path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-from recipec.api import load_plan, render_plan
 from recipec.commands.compile import write_kit
 from recipec.exitcodes import EXIT_OK, exit_code
 from recipec.report import print_text
@@ -24,6 +23,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from recipec.api import load_plan, render_plan
+    from recipec.report import shown
+
     plan, diags = load_plan(args.plan)
     rendered = render_plan(plan) if plan is not None else None
     if rendered is not None:
@@ -33,5 +35,6 @@ def run(args) -> int:
         return exit_code(diags)
     rc = write_kit(rendered.files, args.output, args.check, f"recipec render {args.plan} -o {args.output}")
     if rc == EXIT_OK and not args.check:
-        print(f"wrote {args.output} ({len(rendered.files)} files) from {args.plan}", file=sys.stderr)
+        print(f"wrote {shown(args.output, newlines=False)} ({len(rendered.files)} files) "
+              f"from {shown(args.plan, newlines=False)}", file=sys.stderr)
     return rc

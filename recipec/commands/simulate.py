@@ -14,18 +14,18 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from recipec import ggml, jsonio
+from recipec import jsonio
 from recipec.diagnostics import Diagnostic, DiagnosticError, error
 from recipec.exitcodes import exit_code
-from recipec.llamacpp import (Outcome, SizePrediction, ftype_enables_rules, ggml_name, imatrix_kv_bytes,
-                              is_quantizable, needs_imatrix, predict_file_size, simulate, string_kv_bytes,
-                              tensor_info_bytes)
-from recipec.matcher import PatternError, compile_pattern
-from recipec.modelinfo import ModelInfo
 from recipec.report import FORMATS, default_format
-from recipec.rulelist import RuleEntry, RuleList, parse_ftype, parse_rule_list
 from recipec.source import SourceFile
+
+if TYPE_CHECKING:  # the model, matcher and rule-list modules are imported where they run
+    from recipec.llamacpp import Outcome, SizePrediction
+    from recipec.modelinfo import ModelInfo
+    from recipec.rulelist import RuleEntry, RuleList
 
 JSON_SCHEMA = "recipec.simulate/1"
 DEFAULT_FTYPE = "Q4_K_M"
@@ -84,6 +84,8 @@ class Simulation:
 def parse_rules(source: SourceFile) -> tuple[list, list, dict]:
     """(rules, their spans, the pasted options) of SOURCE: a short form of recipec.rulelist's
     parse_rule_list for callers that want the rules alone."""
+    from recipec.rulelist import parse_rule_list
+
     rl = parse_rule_list(source)
     entries = [e for e in rl.entries if e.rule is not None]
     flags = {k: v for k, v in (("ftype", rl.ftype), ("--token-embedding-type", rl.token_embedding_type),
@@ -94,6 +96,8 @@ def parse_rules(source: SourceFile) -> tuple[list, list, dict]:
 
 def run(args) -> int:
     """Simulate the list on the model; print the summary and the hazards; return the exit code."""
+    from recipec.rulelist import parse_rule_list
+
     fmt = args.format or default_format()
     try:
         source = SourceFile.read(args.rules_file)
@@ -126,6 +130,7 @@ def _emit_diagnostics(fmt: str, diags: list[Diagnostic], source: SourceFile) -> 
 
 
 def _simulate(rl: RuleList, args) -> tuple[Simulation, list[Diagnostic]]:
+    from recipec.llamacpp import simulate
     from recipec.loaders import load_model
     from recipec.mixture import prune_layers
 
@@ -156,6 +161,9 @@ def _simulate(rl: RuleList, args) -> tuple[Simulation, list[Diagnostic]]:
 
 
 def _ftype(rl: RuleList, given: str | None, notes: list[Diagnostic]) -> str:
+    from recipec import ggml
+    from recipec.rulelist import parse_ftype
+
     if given:
         ftype = parse_ftype(given)
         if ftype is None:
@@ -194,6 +202,8 @@ def _inexact(rl: RuleList, entries: tuple[RuleEntry, ...], outcomes, first_match
 
 
 def _may_match(e: RuleEntry, name: str) -> str | None:
+    from recipec.matcher import PatternError, compile_pattern
+
     try:
         rx = compile_pattern(e.text.partition("=")[0])
     except PatternError:
@@ -207,6 +217,9 @@ def _may_match(e: RuleEntry, name: str) -> str | None:
 
 def _file_size(model, original, outcomes, model_path: str, imatrix_path: str | None) -> SizePrediction | None:
     """The predicted output size (None when a tensor cannot be written at all)."""
+    from recipec.llamacpp import (SizePrediction, imatrix_kv_bytes, predict_file_size, string_kv_bytes,
+                                  tensor_info_bytes)
+
     types = {o.name: o.type for o in outcomes}
     if any(t is None for t in types.values()):
         return None
@@ -250,6 +263,8 @@ def _captures(rx, name: str) -> bool:
 def hazards(sim: Simulation) -> list[Diagnostic]:
     """The hazards of the simulated rules: captures, shadowing, dead rules, case, gate, fallbacks,
     failures, missing imatrix."""
+    from recipec.llamacpp import ftype_enables_rules, is_quantizable
+
     out: list[Diagnostic] = []
     model, ftype = sim.model, sim.ftype
     quantized = {t.name for t in model.tensors if is_quantizable(t, arch=model.arch)}
@@ -263,6 +278,9 @@ def hazards(sim: Simulation) -> list[Diagnostic]:
 
 
 def _rule_hazards(i: int, e: RuleEntry, sim: Simulation, names: list[str], quantized: set) -> list[Diagnostic]:
+    from recipec.llamacpp import ftype_enables_rules, needs_imatrix
+    from recipec.matcher import compile_pattern
+
     out: list[Diagnostic] = []
     r, span, ftype = e.rule, e.span, sim.ftype
     rx = compile_pattern(r.pattern)
@@ -303,6 +321,8 @@ def _rule_hazards(i: int, e: RuleEntry, sim: Simulation, names: list[str], quant
 # ----------------------------------------------------------------------------- output
 
 def _bytes(o: Outcome, model) -> int:
+    from recipec import ggml
+
     t = model.by_name[o.name]
     return ggml.tensor_bytes(o.type, t.shape) if o.type else 0
 
@@ -317,6 +337,8 @@ def _size(n: int) -> str:
 
 def _decider(o: Outcome, sim: Simulation) -> str:
     """Who decided O, as the summary groups it."""
+    from recipec.llamacpp import ggml_name
+
     if o.rule is not None:
         return f"rule {o.rule}"
     if o.decided_by == "mixture":

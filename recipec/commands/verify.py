@@ -11,8 +11,6 @@ import sys
 
 from recipec import jsonio
 from recipec.exitcodes import exit_code
-from recipec.plan import Plan
-from recipec.verify import verify
 
 JSON_SCHEMA = "recipec.verify/1"
 
@@ -26,6 +24,9 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Compare the files with the plan; print the differences; return the exit code."""
+    from recipec.plan import Plan
+    from recipec.verify import verify
+
     plan = Plan.load(args.plan)
     diffs = verify(plan, args.gguf)
     if args.format == "json":

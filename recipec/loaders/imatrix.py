@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
+import mmap
 import os
 import struct
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from recipec import jsonio
 from recipec.diagnostics import error
 from recipec.gguffile import field_value, open_gguf, sniff
 from recipec.imatrix import ImatrixStats, TensorStats, tensor_stats
+from recipec.loaders.limits import read_json
 from recipec.loaders.model import MANIFEST_SCHEMA
 from recipec.modelinfo import ModelInfo
 
@@ -30,11 +32,7 @@ def load_imatrix(path: str | os.PathLike, model: ModelInfo | None = None) -> Ima
     if kind == "gguf":
         return read_gguf_imatrix(path)
     if kind == "json":
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise error("I106", f"{path}: not valid JSON: {exc}") from None
-        return summary_to_stats(data, str(path))
+        return summary_to_stats(read_json(path, "I106", "an imatrix summary", _SUMMARY_HINT), str(path))
     return read_dat_imatrix(path, model)
 
 
@@ -48,7 +46,12 @@ def read_gguf_imatrix(path: str | os.PathLike) -> ImatrixStats:
             if t.name.endswith(suffix):
                 groups.setdefault(t.name[: -len(suffix)], {})[suffix] = t
                 break
-    if kind != "imatrix" and (not groups or field_value(reader, "general.architecture")):
+    arch = field_value(reader, "general.architecture")
+    if kind != "imatrix" and (not groups or arch):
+        if not isinstance(arch, str) or not arch:  # neither: say what is missing for each
+            raise error("I101", f"{path}: neither an imatrix (general.type is {repr(kind)[:40]}, no "
+                                f"*.in_sum2 tensors) nor a model (general.architecture is {repr(arch)[:40]})",
+                        hint="the file is damaged, or not written by llama.cpp's tools")
         raise error("I102", f"{path}: this is a model, not an imatrix",
                     hint="pass the model with --model and the imatrix with --imatrix")
     tensors: dict[str, TensorStats] = {}
@@ -76,12 +79,19 @@ def read_gguf_imatrix(path: str | os.PathLike) -> ImatrixStats:
     if not tensors:
         raise error("I101", f"{path}: the imatrix holds no entries")
     datasets = field_value(reader, "imatrix.datasets", [])
+    counts = [_count_field(reader, key, path) for key in ("chunk_count", "chunk_size", "n_layer_nextn")]
     return ImatrixStats(
         tensors=tensors, datasets=tuple(str(d) for d in datasets) if isinstance(datasets, list) else (),
-        chunk_count=int(field_value(reader, "imatrix.chunk_count", 0) or 0),
-        chunk_size=int(field_value(reader, "imatrix.chunk_size", 0) or 0),
-        n_layer_nextn=int(field_value(reader, "imatrix.n_layer_nextn", 0) or 0),
+        chunk_count=counts[0], chunk_size=counts[1], n_layer_nextn=counts[2],
         format="gguf", sources=(Path(path).name,))
+
+
+def _count_field(reader: Any, key: str, path: str | os.PathLike) -> int:
+    """imatrix.KEY as an integer >= 0 (0 when absent); another type or a negative value is I101."""
+    v = field_value(reader, f"imatrix.{key}", 0)
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 63:
+        raise error("I101", f"{path}: imatrix.{key} = {repr(v)[:60]} is not a count")
+    return v
 
 
 class _Cursor:
@@ -113,10 +123,12 @@ def read_dat_imatrix(path: str | os.PathLike, model: ModelInfo | None = None) ->
 
     With MODEL, an entry of a 3-D tensor with nval = ne0 x n_expert becomes one matrix per expert.
     """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise error("I101", f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:  # mapped, not read: a large file that is no imatrix fails on its first bytes
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            data: Any = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    except (OSError, ValueError) as exc:
+        raise error("I101", f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     cur = _Cursor(data, str(path))
     n = cur.int32("the entry count")
     if n < 1 or n * 16 > cur.left():
@@ -179,35 +191,57 @@ def dumps_summary(stats: ImatrixStats) -> str:
     return jsonio.dumps(summary_dict(stats), inline_numbers=True)
 
 
+_SUMMARY_HINT = "regenerate it with `recipec inspect IMATRIX -o OUT.json`"
+_MAX_MATRICES = 1 << 16  # experts of one tensor
+
+
+def _summary_count(data: dict, key: str, bad: Any) -> int:
+    v = data.get(key, 0)
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 63:
+        raise bad(f"{key} must be an integer >= 0, got {repr(v)[:60]}")
+    return v
+
+
+def _summary_row(name: str, row: Any, path: str, bad: Any) -> TensorStats:
+    """One tensor of a summary: ne0 >= 1, counts and importances finite and >= 0, one of each a matrix."""
+    if not isinstance(row, dict):
+        raise bad(f"{name}: needs ne0, counts, importance and fingerprint")
+    ne0, counts, imp, fp = (row.get(k) for k in ("ne0", "counts", "importance", "fingerprint"))
+    if isinstance(ne0, bool) or not isinstance(ne0, int) or not isinstance(fp, str) \
+            or not isinstance(counts, list) or not isinstance(imp, list):
+        raise bad(f"{name}: needs ne0 (an integer), counts and importance (lists) and fingerprint (a string)")
+    for what, values in (("counts", counts), ("importance", imp)):
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= sys.float_info.max:
+                raise error("I103", f"{path}: {name}: {what} holds {repr(v)[:40]}; every value must be a "
+                                    "finite number >= 0", hint=_SUMMARY_HINT)
+    if len(imp) != len(counts) or not 1 <= len(counts) <= _MAX_MATRICES or not 1 <= ne0 <= 1 << 40:
+        raise error("I103", f"{path}: {name}: {len(counts)} counts but {len(imp)} importances, ne0 {ne0}",
+                    hint=_SUMMARY_HINT)
+    return TensorStats(name=name, ne0=ne0, counts=np.array(counts, dtype=np.float64),
+                       importance=tuple(float(x) for x in imp), fingerprint=fp)
+
+
 def summary_to_stats(data: Any, path: str = "<summary>") -> ImatrixStats:
-    """ImatrixStats (without raw arrays) from parsed summary DATA; errors are I106."""
+    """ImatrixStats (without raw arrays) from parsed summary DATA; errors are I106 (I103 for values)."""
     def bad(what: str) -> Exception:
-        return error("I106", f"{path}: {what}", hint="regenerate it with `recipec inspect IMATRIX -o OUT.json`")
+        return error("I106", f"{path}: {what}", hint=_SUMMARY_HINT)
 
     if not isinstance(data, dict):
         raise bad("not a JSON object")
     if data.get("schema") != SUMMARY_SCHEMA:
         if data.get("schema") == MANIFEST_SCHEMA:
             raise error("I102", f"{path}: this is a model manifest, not an imatrix", hint="pass it with --model")
-        raise bad(f"schema is {data.get('schema')!r}, expected {SUMMARY_SCHEMA!r}")
+        raise bad(f"schema is {repr(data.get('schema'))[:60]}, expected {SUMMARY_SCHEMA!r}")
     rows = data.get("tensors")
     if not isinstance(rows, dict):
         raise bad("tensors must be an object")
-    tensors = {}
-    for name, row in sorted(rows.items()):
-        try:
-            counts = np.array(row["counts"], dtype=np.float64).reshape(-1)
-            imp = tuple(float(x) for x in row["importance"])
-            ne0, fp = int(row["ne0"]), str(row["fingerprint"])
-        except (KeyError, TypeError, ValueError):
-            raise bad(f"{name}: needs ne0, counts, importance and fingerprint") from None
-        if len(imp) != counts.size or counts.size < 1 or ne0 < 1 or np.any(~np.isfinite(counts)) or np.any(counts < 0):
-            raise error("I103", f"{path}: {name}: {counts.size} counts but {len(imp)} importances")
-        tensors[name] = TensorStats(name=name, ne0=ne0, counts=counts, importance=imp, fingerprint=fp)
-    try:
-        return ImatrixStats(tensors=tensors, datasets=tuple(str(d) for d in data.get("datasets", [])),
-                            chunk_count=int(data.get("chunk_count", 0)), chunk_size=int(data.get("chunk_size", 0)),
-                            n_layer_nextn=int(data.get("n_layer_nextn", 0)), format="summary",
-                            sources=(Path(path).name,))
-    except (TypeError, ValueError):
-        raise bad("datasets, chunk_count, chunk_size must be a list and integers") from None
+    tensors = {name: _summary_row(name, row, path, bad) for name, row in sorted(rows.items())}
+    datasets = data.get("datasets", [])
+    if not isinstance(datasets, list) or not all(isinstance(d, str) for d in datasets):
+        raise bad("datasets must be a list of strings")
+    return ImatrixStats(tensors=tensors, datasets=tuple(datasets),
+                        chunk_count=_summary_count(data, "chunk_count", bad),
+                        chunk_size=_summary_count(data, "chunk_size", bad),
+                        n_layer_nextn=_summary_count(data, "n_layer_nextn", bad), format="summary",
+                        sources=(Path(path).name,))

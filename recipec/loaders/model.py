@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
@@ -14,9 +13,10 @@ from gguf import GGMLQuantizationType, GGUFReader
 from recipec import jsonio
 from recipec.diagnostics import error
 from recipec.ggml import canonical_type
-from recipec.gguffile import array_length, field_value, open_gguf, sniff
+from recipec.gguffile import MAX_NAME, array_length, field_value, open_gguf, sniff
 from recipec.llamacpp import ADDED_KEYS, SPLIT_KEYS
-from recipec.modelinfo import ModelInfo, SourceInfo, TensorInfo, make_tensor
+from recipec.loaders.limits import MAX_DIM, MAX_TENSORS, check_layout, check_metadata, read_json
+from recipec.modelinfo import ModelInfo, SourceInfo, TensorInfo, make_tensors, split_name
 
 MANIFEST_SCHEMA = "recipec.manifest/1"
 SHARD_RE = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
@@ -50,7 +50,7 @@ def load_model(path: str | os.PathLike) -> ModelInfo:
 # --- GGUF ----------------------------------------------------------------------------------------
 
 def _type_name(raw: Any) -> str:
-    return GGMLQuantizationType(int(raw)).name
+    return raw.name if isinstance(raw, GGMLQuantizationType) else GGMLQuantizationType(int(raw)).name
 
 
 def _header_sha256(reader: GGUFReader) -> str:
@@ -62,9 +62,14 @@ def _source(path: Path, reader: GGUFReader) -> SourceInfo:
                       header_sha256=_header_sha256(reader), data_offset=int(reader.data_offset))
 
 
-def _split_keys(reader: GGUFReader) -> tuple[int | None, int | None, int | None]:
-    return (field_value(reader, "split.no"), field_value(reader, "split.count"),
-            field_value(reader, "split.tensors.count"))
+def _split_keys(reader: GGUFReader, path: Path) -> tuple[int | None, int | None, int | None]:
+    out = []
+    for key in ("split.no", "split.count", "split.tensors.count"):
+        v = field_value(reader, key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1 << 32):
+            raise error("M102", f"{path}: {key} = {repr(v)[:60]} is not a shard number or count")
+        out.append(v)
+    return out[0], out[1], out[2]
 
 
 def shard_paths(first: Path, count: int) -> list[Path]:
@@ -81,14 +86,26 @@ def shard_paths(first: Path, count: int) -> list[Path]:
     return [first.with_name(f"{m['stem']}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
 
 
+def _single(path: Path, reader: GGUFReader, no: int | None, count: int | None, total: int | None) -> None:
+    """A file that says it is not split: its name and split.tensors.count must agree."""
+    if no not in (None, 0):
+        raise error("M102", f"{path}: split.no is {no} but split.count is {count}")
+    m = SHARD_RE.match(path.name)
+    if m and int(m["count"]) != 1:
+        raise error("M102", f"{path}: the name says shard {int(m['no'])} of {int(m['count'])}, but "
+                            f"split.count is {count}: the other shards' tensors would be left out",
+                    hint="the split keys are damaged; download the shards again")
+    if total is not None and total != len(reader.tensors):
+        raise error("M102", f"{path}: split.tensors.count is {total} but the file holds {len(reader.tensors)} "
+                            "tensors", hint="the file is a shard of a split model, or damaged")
+
+
 def _read_shards(path: Path) -> list[tuple[Path, GGUFReader]]:
     first = open_gguf(path, "M101")
-    no, count, total = _split_keys(first)
-    if count is None or int(count) <= 1:
-        if no not in (None, 0):
-            raise error("M102", f"{path}: split.no is {no} but split.count is {count}")
+    no, count, total = _split_keys(first, path)
+    if count is None or count <= 1:
+        _single(path, first, no, count, total)
         return [(path, first)]
-    count = int(count)
     if no not in (None, 0):
         raise error("M102", f"{path}: this is shard {int(no) + 1} of {count}; pass the first shard",
                     hint="use the -00001-of- file")
@@ -98,19 +115,19 @@ def _read_shards(path: Path) -> list[tuple[Path, GGUFReader]]:
             raise error("M102", f"{p}: shard {i + 1} of {count} is missing",
                         hint="download every shard next to the first one")
         r = open_gguf(p, "M102")
-        sno, scount, stotal = _split_keys(r)
+        sno, scount, stotal = _split_keys(r, p)
         if sno != i or scount != count or stotal != total:
             raise error("M102", f"{p}: inconsistent split keys (split.no={sno}, split.count={scount}, "
                                 f"split.tensors.count={stotal}; expected {i}, {count}, {total})",
                         hint="the shards come from different splits; download them again")
         shards.append((p, r))
     n = sum(len(r.tensors) for _, r in shards)
-    if total is not None and n != int(total):
+    if total is not None and n != total:
         raise error("M102", f"{path}: the shards hold {n} tensors but split.tensors.count is {total}")
     return shards
 
 
-def _metadata(reader: GGUFReader, arch: str, tensors: list[tuple[str, tuple[int, ...], str]]) -> dict:
+def _metadata(reader: GGUFReader, arch: str, tensors: list[tuple[str, tuple[int, ...], str]], path: str) -> dict:
     md: dict[str, Any] = {}
     for key in ARCH_KEYS:
         v = field_value(reader, f"{arch}.{key}")
@@ -125,7 +142,8 @@ def _metadata(reader: GGUFReader, arch: str, tensors: list[tuple[str, tuple[int,
             md["vocab_size"] = int(n)
     ft = field_value(reader, "general.file_type")
     if ft is not None:
-        md["file_type"] = int(ft)
+        check_metadata({"file_type": ft}, path, "general.")
+        md["file_type"] = ft
     md["tied_embeddings"] = not any(name == "output.weight" for name, _, _ in tensors)
     return md
 
@@ -147,21 +165,21 @@ def read_gguf_model(path: str | os.PathLike) -> ModelInfo:
     try:
         for _, r in shards:
             for t in r.tensors:
-                raw.append((t.name, tuple(int(d) for d in t.shape), _type_name(t.tensor_type)))
+                raw.append((t.name, tuple(t.shape.tolist()), _type_name(t.tensor_type)))
     except ValueError as exc:
         raise error("M101", f"{path}: bad tensor type: {exc}") from None
     if len({n for n, _, _ in raw}) != len(raw):
         raise error("M101", f"{path}: duplicate tensor names across shards")
-    md = _metadata(reader, arch, raw)
+    md = _metadata(reader, arch, raw, str(path))
+    check_metadata(md, str(path), f"{arch}.")
+    roles = [split_name(n) for n, _, _ in raw]
+    layers = [layer for _, layer in roles]
     block_count = md.get("block_count")
     if block_count is None:  # infer from the names when the key is absent
-        layers = [make_tensor(n, s, t, 0, 0).layer for n, s, t in raw]
         block_count = max((x for x in layers if x is not None), default=-1) + 1
-    nextn = int(md.get("nextn_predict_layers") or 0)
-    block_count = int(block_count)
-    if not 0 <= nextn <= block_count:
-        raise error("M101", f"{path}: {arch}.nextn_predict_layers={nextn} exceeds block_count={block_count}")
-    tensors: tuple[TensorInfo, ...] = tuple(make_tensor(n, s, t, block_count, nextn) for n, s, t in raw)
+    nextn = md.get("nextn_predict_layers") or 0
+    check_layout(block_count, nextn, layers, str(path), f"{arch}.")
+    tensors: tuple[TensorInfo, ...] = make_tensors(raw, roles, block_count, nextn)
     alignment = field_value(reader, "general.alignment", 32)
     return ModelInfo(arch=arch, tensors=tensors, block_count=block_count, nextn_layers=nextn,
                      alignment=int(alignment), sources=tuple(_source(p, r) for p, r in shards),
@@ -189,82 +207,102 @@ def dumps_manifest(info: ModelInfo) -> str:
     return jsonio.dumps(manifest_dict(info), inline_numbers=True)
 
 
+_MANIFEST_HINT = "regenerate it with `recipec inspect MODEL.gguf -o MODEL.manifest.json`"
+
+
 def _bad(path: str, what: str) -> Exception:
-    return error("M103", f"{path}: {what}",
-                 hint="regenerate it with `recipec inspect MODEL.gguf -o MODEL.manifest.json`")
+    return error("M103", f"{path}: {what}", hint=_MANIFEST_HINT)
 
 
-def _int(v: Any, path: str, what: str, lo: int = 0) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise _bad(path, f"{what} must be an integer >= {lo}, got {v!r}")
+def _int(v: Any, path: str, what: str, lo: int = 0, hi: int = 1 << 62) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise _bad(path, f"{what} must be an integer from {lo} to {hi}, got {repr(v)[:60]}")
     return v
 
 
-def manifest_to_info(data: Any, path: str = "<manifest>") -> ModelInfo:
-    """ModelInfo from parsed manifest DATA; every field is checked (errors are M103)."""
-    if not isinstance(data, dict):
-        raise _bad(path, "not a JSON object")
-    if data.get("schema") != MANIFEST_SCHEMA:
-        if isinstance(data.get("schema"), str) and data["schema"].startswith("recipec.imatrix"):
-            raise error("M104", f"{path}: this is an imatrix summary, not a model manifest",
-                        hint="pass it with --imatrix")
-        raise _bad(path, f"schema is {data.get('schema')!r}, expected {MANIFEST_SCHEMA!r}")
-    arch, md, rows = data.get("arch"), data.get("metadata", {}), data.get("tensors")
-    if not isinstance(arch, str) or not arch:
-        raise _bad(path, "arch is missing")
-    if not isinstance(md, dict) or not isinstance(rows, list):
-        raise _bad(path, "metadata must be an object and tensors a list")
-    block_count = _int(md.get("block_count", 0), path, "metadata.block_count")
-    nextn = _int(md.get("nextn_predict_layers", 0) or 0, path, "metadata.nextn_predict_layers")
-    if nextn > block_count:
-        raise _bad(path, f"nextn_predict_layers {nextn} exceeds block_count {block_count}")
-    tensors, seen = [], set()
+def _manifest_tensors(rows: list, path: str) -> list[tuple[str, list[int], str]]:
+    """(name, shape, canonical type) of every tensor row, each field checked."""
+    out, seen = [], set()
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or not isinstance(row.get("name"), str):
             raise _bad(path, f"tensors[{i}] needs a name")
         name, shape, tname = row["name"], row.get("shape"), row.get("type")
+        if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME:
+            raise _bad(path, f"tensors[{i}]: a name of more than {MAX_NAME} bytes (llama.cpp's limit)")
         if name in seen:
             raise _bad(path, f"tensor {name} appears twice")
         seen.add(name)
         if not isinstance(shape, list) or not 1 <= len(shape) <= 4:
             raise _bad(path, f"tensor {name}: shape must be a list of 1 to 4 dimensions")
         for d in shape:
-            _int(d, path, f"tensor {name}: a dimension", 1)
+            _int(d, path, f"tensor {name}: a dimension", 1, MAX_DIM)
         canon = canonical_type(tname) if isinstance(tname, str) else None
         if canon is None:
-            raise _bad(path, f"tensor {name}: unknown ggml type {tname!r}")
-        tensors.append(make_tensor(name, shape, canon, block_count, nextn))
-    files = (data.get("source") or {}).get("files", [])
+            raise _bad(path, f"tensor {name}: unknown ggml type {repr(tname)[:40]}")
+        out.append((name, shape, canon))
+    return out
+
+
+def _manifest_sources(source: Any, path: str) -> tuple[SourceInfo, ...]:
+    if source is None:
+        return ()
+    files = source.get("files", []) if isinstance(source, dict) else None
     if not isinstance(files, list):
-        raise _bad(path, "source.files must be a list")
+        raise _bad(path, "source must be an object whose files are a list")
     sources = []
     for f in files:
         if not isinstance(f, dict) or not isinstance(f.get("name"), str):
             raise _bad(path, "every source file needs a name")
+        sha = f.get("header_sha256", "")
+        if not isinstance(sha, str):
+            raise _bad(path, f"source {f['name']}: header_sha256 must be a string")
         sources.append(SourceInfo(name=f["name"], size=_int(f.get("size", 0), path, "source size"),
-                                  header_sha256=str(f.get("header_sha256", "")),
+                                  header_sha256=sha,
                                   data_offset=_int(f.get("data_offset", 0), path, "data_offset")))
-    return ModelInfo(arch=arch, tensors=tuple(tensors), block_count=block_count, nextn_layers=nextn,
-                     alignment=_int(data.get("alignment", 32), path, "alignment", 1),
-                     sources=tuple(sources), metadata=dict(md))
+    return tuple(sources)
+
+
+def manifest_to_info(data: Any, path: str = "<manifest>") -> ModelInfo:
+    """ModelInfo from parsed manifest DATA; every field is checked (M103; metadata values M109)."""
+    if not isinstance(data, dict):
+        raise _bad(path, "not a JSON object")
+    if data.get("schema") != MANIFEST_SCHEMA:
+        if isinstance(data.get("schema"), str) and data["schema"].startswith("recipec.imatrix"):
+            raise error("M104", f"{path}: this is an imatrix summary, not a model manifest",
+                        hint="pass it with --imatrix")
+        raise _bad(path, f"schema is {repr(data.get('schema'))[:60]}, expected {MANIFEST_SCHEMA!r}")
+    arch, md, rows = data.get("arch"), data.get("metadata", {}), data.get("tensors")
+    if not isinstance(arch, str) or not arch:
+        raise _bad(path, "arch is missing")
+    if not isinstance(md, dict) or not isinstance(rows, list):
+        raise _bad(path, "metadata must be an object and tensors a list")
+    check_metadata(md, path)
+    if len(rows) > MAX_TENSORS:
+        raise _bad(path, f"{len(rows)} tensors: more than the {MAX_TENSORS} recipec reads")
+    raw = _manifest_tensors(rows, path)
+    roles = [split_name(n) for n, _, _ in raw]
+    layers = [layer for _, layer in roles]
+    block_count = md.get("block_count")
+    if block_count is None:  # as for a GGUF without the key: from the names
+        block_count = max((x for x in layers if x is not None), default=-1) + 1
+    nextn = md.get("nextn_predict_layers", 0) or 0
+    check_layout(block_count, nextn, layers, path)
+    tensors = make_tensors(raw, roles, block_count, nextn)
+    return ModelInfo(arch=arch, tensors=tensors, block_count=block_count, nextn_layers=nextn,
+                     alignment=_int(data.get("alignment", 32), path, "alignment", 1, 1 << 16),
+                     sources=_manifest_sources(data.get("source"), path), metadata=dict(md))
 
 
 def read_manifest(path: str | os.PathLike) -> ModelInfo:
     """ModelInfo from a manifest JSON file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        data = json.loads(text)
-    except OSError as exc:
-        raise error("M103", f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _bad(str(path), f"not valid JSON: {exc}") from None
+    data = read_json(path, "M103", "a recipec manifest", _MANIFEST_HINT)
     return manifest_to_info(data, str(path))
 
 
 def output_kv_bytes(path: str | os.PathLike) -> int:
     """Exact bytes of the key/value section llama-quantize writes for the GGUF at PATH (first shard):
     the source's keys less the split keys, plus the keys the run adds."""
-    reader = GGUFReader(str(path))
+    reader = open_gguf(path, "M101")
     total = 0
     keys = set()
     for name, field in reader.fields.items():

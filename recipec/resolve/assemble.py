@@ -121,6 +121,25 @@ def quantize_entry(recipe: Recipe, s: Settings, imatrix: ImatrixStats | None, im
                            override_kv=override, options=options, args=options + (src, out_name, s.ftype))
 
 
+def named_output(lq: P.LlamaQuantize, tensors: list[P.TensorEntry]) -> P.LlamaQuantize:
+    """LQ with its output named by what the file holds: `NAME-TYPE.gguf` when the trunk's quantized
+    weights are mostly a TYPE other than the FTYPE's default type and NAME does not say it already
+    (`general.file_type` stays the FTYPE; the card says both)."""
+    body = P.body_type(tensors)
+    if body is None or body[0] == ggml.FTYPE_DEFAULT.get(lq.ftype.upper()):
+        return lq
+    stem = lq.output[: -len(".gguf")] if lq.output.endswith(".gguf") else lq.output
+    if _squash(body[0]) in _squash(stem):
+        return lq
+    out = f"{stem}-{body[0]}.gguf"
+    return lq.model_copy(update={"output": out, "args": lq.options + (lq.input, out, lq.ftype)})
+
+
+def _squash(text: str) -> str:
+    """TEXT as a type name may be spelled in a file name: `IQ4_XS`, `iq4xs`, `IQ4-XS` -> `iq4xs`."""
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
 def totals(recipe: Recipe, s: Settings, tensors: list[P.TensorEntry], solved: Solved) -> P.Totals:
     """Sizes (predicted file, tensors, bpw), the budget, and the solver's objective, bound and gap."""
     cap = solved.capacity
@@ -171,7 +190,7 @@ def plan(recipe: Recipe, s: Settings, tensors: list[P.TensorEntry], solved: Solv
                      "(llama-imatrix --in-file A --in-file B -o merged.gguf) and pass that")
     return P.Plan(
         recipec_version=__version__, name=recipe.name, arch=s.model.arch, target=recipe.target, inputs=inputs,
-        llama_quantize=lq, totals=totals(recipe, s, tensors, solved),
+        llama_quantize=named_output(lq, tensors), totals=totals(recipe, s, tensors, solved),
         mtp=P.MtpEntry(policy=mtp.policy if s.has_mtp else "none", type=mtp.type, outside_budget=mtp.outside_budget,
                        layers=tuple(s.model.mtp_layers) if s.has_mtp else (),
                        bytes=sum(e.bytes for e in tensors if e.mtp)),

@@ -18,7 +18,7 @@ from recipec.llamacpp import is_quantizable
 from recipec.modelinfo import ModelInfo
 from recipec.recipe import Recipe
 from recipec.resolve.settings import Settings, rank
-from recipec.selectors import select, specificity
+from recipec.selectors import LayerContext, filter_text, layer_context, outside_trunk, select, specificity
 from recipec.source import Span
 
 
@@ -54,17 +54,21 @@ def bind(recipe: Recipe, s: Settings) -> tuple[dict[str, tuple[Bound, ...]], lis
     """Every tensor's bounds, in statement order (MTP policy first); and the diagnostics.
 
     A selector that matches nothing is an error (R301); one that names only tensors llama-quantize
-    never quantizes is a warning (R302).
+    never quantizes is a warning (R302); a layer filter (of a selector or a `depth`) that names
+    layers the trunk does not have is a warning (R310).
     """
     model = s.model
+    ctx = layer_context(model)
     bounds: dict[str, list[Bound]] = {}
-    diags: list[Diagnostic] = []
+    diags: list[Diagnostic] = [d for rule in recipe.depth if (d := _past_trunk(rule.layers, rule.span, ctx, model, ""))]
     for rule in recipe.bounds:
         for sel in rule.selectors:
-            hit = select(sel, model.tensors, model.trunk_layers)
+            hit = select(sel, model.tensors, ctx)
             if not hit:
-                diags.append(_matches_nothing(sel, model))
+                diags.append(_matches_nothing(sel, model, ctx))
                 continue
+            if (past := _past_trunk(sel.layers, sel.span, ctx, model)):
+                diags.append(past)
             if not any(is_quantizable(t, arch=model.arch) for t in hit):
                 diags.append(Diagnostic(
                     "R302", f"`{sel.text}` names only tensors llama-quantize never quantizes "
@@ -82,11 +86,31 @@ def bind(recipe: Recipe, s: Settings) -> tuple[dict[str, tuple[Bound, ...]], lis
     return {name: tuple(bl) for name, bl in bounds.items()}, diags
 
 
-def _matches_nothing(sel, model: ModelInfo) -> Diagnostic:
+def _past_trunk(spec, span: Span, ctx: LayerContext, model: ModelInfo, at: str = "@") -> Optional[Diagnostic]:
+    """R310 when SPEC names layers the trunk does not have (an MTP block is named by `@mtp`)."""
+    past = outside_trunk(spec, ctx)
+    if past is None:
+        return None
+    n = model.nextn_layers
+    mtp = "" if not n else (f"; layer {ctx.trunk} is the MTP block, named by `@mtp`" if n == 1 else
+                            f"; layers {ctx.trunk}..{ctx.trunk + n - 1} are the MTP blocks, named by `@mtp`")
+    last = f"0..{ctx.trunk - 1}" if ctx.trunk else "none"
+    return Diagnostic("R310", f"`{at}{filter_text(spec)}` names {past}, which this {model.arch} model does not have "
+                              f"(trunk layers {last}{mtp})", span,
+                      hint="those layers select nothing; write `@trunk` for every trunk layer")
+
+
+def _matches_nothing(sel, model: ModelInfo, ctx: LayerContext) -> Diagnostic:
     guess = did_you_mean(sel.role, list(model.roles))
     where = "" if sel.layers is None else " in those layers"
+    kind = getattr(sel.layers, "kind", None)
+    if kind in ("full-attention", "recurrent") and not getattr(ctx, kind.replace("-", "_")):
+        where += f" (it has no {kind} trunk layer)"
+    elif (past := outside_trunk(sel.layers, ctx)) is not None:
+        where += f" (it has trunk layers {f'0..{ctx.trunk - 1}' if ctx.trunk else 'none'}, not {past})"
     return Diagnostic("R301", f"`{sel.text}` matches no tensor of this {model.arch} model{where}", sel.span,
-                      hint=f"did you mean {guess}?" if guess else "see `recipec inspect` for the model's roles")
+                      hint=f"did you mean {guess}?" if guess
+                      else "`recipec roles --model M` lists the model's roles, their layers and layer sets")
 
 
 def decide(name: str, bl: tuple[Bound, ...]) -> tuple[Deciding, Optional[Diagnostic]]:

@@ -19,7 +19,7 @@ from recipec import errormodel, ggml, hardware
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.errorfile import ErrorFile, tensors_digest
 from recipec.llamacpp import tensor_info_bytes
-from recipec.mixture import prune_layers, stock_types
+from recipec.mixture import QuantizeFailure, prune_layers, stock_types
 from recipec.modelinfo import ModelInfo
 from recipec.recipe import Recipe
 
@@ -91,7 +91,12 @@ def _matching(errors: ErrorFile | None, model: ModelInfo, recipe: Recipe) -> Err
 def _stock(model: ModelInfo, ftype: str, imatrix: bool, drop: bool) -> dict[str, str]:
     """The stock mix of FTYPE as llama-quantize computes it for this run: with `mtp drop` the MTP
     blocks are pruned (`--prune-layers`), which keeps the source's hyper-parameters."""
-    return stock_types(prune_layers(model, model.mtp_layers) if drop else model, ftype, imatrix=imatrix)
+    try:
+        return stock_types(prune_layers(model, model.mtp_layers) if drop else model, ftype, imatrix=imatrix)
+    except QuantizeFailure as exc:  # a layout llama-quantize itself refuses (e.g. a layer past block_count)
+        raise DiagnosticError(Diagnostic(
+            "M109", f"llama-quantize cannot quantize this model: {exc}",
+            hint="check the model's metadata against its tensors (`recipec inspect`)")) from None
 
 
 def drop_mtp(model: ModelInfo) -> ModelInfo:

@@ -20,7 +20,7 @@ from recipec.errormodel import no_data_prior
 from recipec.imatrix import ImatrixStats
 from recipec.modelinfo import ModelInfo, TensorInfo
 from recipec.recipe import Recipe
-from recipec.selectors import depth_of
+from recipec.selectors import LayerContext, depth_of, layer_context
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,10 @@ class Weigher:
     trunk: int
     fallback_importance: float  # the median importance: for tensors the imatrix has no data for
     errors: Optional[ErrorFile] = None
+    layers: Optional[LayerContext] = None  # what `depth` filters read (default: every layer full attention)
 
     def depth(self, t: TensorInfo) -> float:
-        return depth_of(self.recipe.depth, t, self.trunk)
+        return depth_of(self.recipe.depth, t, self.layers or LayerContext.plain(self.trunk))
 
     def energy(self, t: TensorInfo) -> float:
         """The activation energy of T: measured (Σ w W², times the probes' alpha) when an error file
@@ -93,4 +94,4 @@ def weigher(recipe: Recipe, out_model: ModelInfo, imatrix: ImatrixStats | None,
             if ts is not None:
                 imps.append(float(sum(ts.importance)) / max(1, len(ts.importance)))
     fallback = statistics.median(imps) if imps else 1.0
-    return Weigher(recipe, imatrix, out_model.trunk_layers, fallback, errors)
+    return Weigher(recipe, imatrix, out_model.trunk_layers, fallback, errors, layer_context(out_model))

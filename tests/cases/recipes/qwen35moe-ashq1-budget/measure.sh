@@ -3,7 +3,7 @@
 # measure.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-ashq1-budget.recipe
 # recipe sha256: 9310693e655ed32f2c96680fc3f65b70f91ec94f43fb363170021824da342ae9
-# plan sha256: ed97b09904d1ff1a6499723dc8fb2f1a0ad3d7fafdef068af366d2cec389768d
+# plan sha256: b780cb0cdf66285e876c27d07cc5ee0774ebbc4c005638a1cf9c0ec5673cd93b
 #
 # Runs `recipec measure` where the model's weights are: the measured error t² of every tensor
 # llama-quantize quantizes, at each type the plan's optimiser chose among (with the imatrix, on a
@@ -29,7 +29,12 @@ TYPES=(
     'Q8_0'
 )
 
-HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+# The kit's directory, exact even when its name ends in a newline: $(...) drops trailing newlines,
+# so no $(dirname ...), and pwd's output is kept by the x after it.
+HERE=${BASH_SOURCE[0]%/*}
+[[ $HERE != "${BASH_SOURCE[0]}" ]] || HERE=.
+HERE=$(CDPATH='' cd -- "${HERE:-/}" && pwd && echo x)
+HERE=${HERE%?x}
 DEFAULT_MODEL=
 DEFAULT_IMATRIX=
 RECIPEC=${RECIPEC:-recipec}
@@ -56,8 +61,15 @@ usage: measure.sh [options] [-- recipec-measure-args…]
 EOF
 }
 
+# Every message goes through say: a control character in a name or path (a terminal escape,
+# a newline) is shown as ?, never sent to the terminal.
+say() {
+    local msg="measure.sh: $*"
+    printf '%s\n' "${msg//[[:cntrl:]]/?}" >&2
+}
+
 die() {
-    printf 'measure.sh: %s\n' "$*" >&2
+    say "$@"
     exit 1
 }
 
@@ -100,7 +112,10 @@ if [[ -n $IMATRIX ]]; then
     [[ $IMATRIX != *.json ]] || die "$IMATRIX is an imatrix summary; give the imatrix GGUF or .dat"
 fi
 [[ -z $PROBE || -n $KLD_TEXT ]] || die "--probe needs --kld TEXT (the probes run on a text)"
-[[ -d $(dirname -- "$OUT") ]] || die "output directory not found: $(dirname -- "$OUT")"
+out_dir=${OUT%/*}  # not $(dirname ...), which drops a trailing newline of the name
+[[ $out_dir != "$OUT" ]] || out_dir=.
+out_dir=${out_dir:-/}
+[[ -d $out_dir ]] || die "output directory not found: $out_dir"
 
 ARGS=(measure "$(as_arg "$MODEL")" -o "$(as_arg "$OUT")" --llama-quantize "$quantize_path")
 if [[ ${#TYPES[@]} -gt 0 ]]; then
@@ -128,4 +143,4 @@ fi
     echo
 } >&2
 "$RECIPEC" ${ARGS[@]+"${ARGS[@]}"} ${EXTRA[@]+"${EXTRA[@]}"}
-echo "measure.sh: wrote $OUT; commit it beside the recipe and compile with --errors" >&2
+say "wrote $OUT; commit it beside the recipe and compile with --errors"

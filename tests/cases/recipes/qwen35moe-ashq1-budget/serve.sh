@@ -3,7 +3,7 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-ashq1-budget.recipe
 # recipe sha256: 9310693e655ed32f2c96680fc3f65b70f91ec94f43fb363170021824da342ae9
-# plan sha256: ed97b09904d1ff1a6499723dc8fb2f1a0ad3d7fafdef068af366d2cec389768d
+# plan sha256: b780cb0cdf66285e876c27d07cc5ee0774ebbc4c005638a1cf9c0ec5673cd93b
 # target: none
 #
 # Starts llama-server on the quantized model with the recipe's serve settings and the target
@@ -15,8 +15,13 @@
 # every array is expanded as ${A[@]+"${A[@]}"} (nothing when empty, the elements otherwise).
 set -euo pipefail
 
-HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-DEFAULT_MODEL="$HERE"/'qwen35moe-ashq1-17gib.gguf'
+# The kit's directory, exact even when its name ends in a newline: $(...) drops trailing newlines,
+# so no $(dirname ...), and pwd's output is kept by the x after it.
+HERE=${BASH_SOURCE[0]%/*}
+[[ $HERE != "${BASH_SOURCE[0]}" ]] || HERE=.
+HERE=$(CDPATH='' cd -- "${HERE:-/}" && pwd && echo x)
+HERE=${HERE%?x}
+DEFAULT_MODEL="$HERE"/'qwen35moe-ashq1-17gib-IQ4_XS.gguf'
 LLAMA_SERVER=${LLAMA_SERVER:-llama-server}
 MODEL=${MODEL:-$DEFAULT_MODEL}
 HOST=${HOST:-127.0.0.1}
@@ -38,7 +43,7 @@ MMPROJ=${MMPROJ:-$DEFAULT_MMPROJ}
 usage() {
     cat <<'EOF'
 usage: serve.sh [options] [--] [llama-server args…]
-  --model PATH            the quantized GGUF (env MODEL; default: qwen35moe-ashq1-17gib.gguf beside this script)
+  --model PATH            the quantized GGUF (env MODEL; default: qwen35moe-ashq1-17gib-IQ4_XS.gguf beside this script)
   --host HOST             (env HOST; default 127.0.0.1)
   --port PORT             (env PORT; default 8080)
   --llama-server PATH     the llama-server binary (env LLAMA_SERVER)
@@ -51,8 +56,15 @@ A setting given as '' is not passed.
 EOF
 }
 
+# Every message goes through say: a control character in a name or path (a terminal escape,
+# a newline) is shown as ?, never sent to the terminal.
+say() {
+    local msg="serve.sh: $*"
+    printf '%s\n' "${msg//[[:cntrl:]]/?}" >&2
+}
+
 die() {
-    printf 'serve.sh: %s\n' "$*" >&2
+    say "$@"
     exit 1
 }
 

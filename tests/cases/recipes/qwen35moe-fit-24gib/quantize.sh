@@ -3,7 +3,7 @@
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-fit-24gib.recipe
 # recipe sha256: 7064b44d5fa36746fd4d7ba6aab9b3739d53f155a9f5def7ade61938723c6025
-# plan sha256: e981116e8f0a91139761a41d0441ee177456dcbdd9982a228515a0522d241b5f (plan.lock.json beside this script)
+# plan sha256: 749cfafb7f13c0d0c8f0b55ce349336ca2a259231fff6dbc02e152f93935c565 (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -17,8 +17,8 @@
 set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
-RECIPE_NAME='qwen35moe-fit-24gib-ctx32k'
-PLAN_SHA256='e981116e8f0a91139761a41d0441ee177456dcbdd9982a228515a0522d241b5f'
+RECIPE_NAME='qwen35moe-fit-24gib-ctx32k'  # as shown in messages: control characters escaped
+PLAN_SHA256='749cfafb7f13c0d0c8f0b55ce349336ca2a259231fff6dbc02e152f93935c565'
 FTYPE='Q4_K_M'
 PREDICTED_BYTES=24238026080
 SPLIT_INPUT=0
@@ -70,8 +70,8 @@ blk.1.ffn_up_exps.weight Q5_K
 blk.1.ffn_up_shexp.weight Q4_K
 blk.1.post_attention_norm.weight F32
 blk.1.ssm_a F32
-blk.1.ssm_alpha.weight Q5_K
-blk.1.ssm_beta.weight Q5_K
+blk.1.ssm_alpha.weight Q4_K
+blk.1.ssm_beta.weight Q4_K
 blk.1.ssm_conv1d.weight F32
 blk.1.ssm_dt.bias F32
 blk.1.ssm_norm.weight F32
@@ -216,8 +216,8 @@ blk.9.ffn_up_exps.weight Q5_K
 blk.9.ffn_up_shexp.weight Q4_K
 blk.9.post_attention_norm.weight F32
 blk.9.ssm_a F32
-blk.9.ssm_alpha.weight Q5_K
-blk.9.ssm_beta.weight Q5_K
+blk.9.ssm_alpha.weight Q4_K
+blk.9.ssm_beta.weight Q4_K
 blk.9.ssm_conv1d.weight F32
 blk.9.ssm_dt.bias F32
 blk.9.ssm_norm.weight F32
@@ -270,8 +270,8 @@ blk.12.ffn_up_exps.weight Q5_K
 blk.12.ffn_up_shexp.weight Q4_K
 blk.12.post_attention_norm.weight F32
 blk.12.ssm_a F32
-blk.12.ssm_alpha.weight Q5_K
-blk.12.ssm_beta.weight Q5_K
+blk.12.ssm_alpha.weight Q4_K
+blk.12.ssm_beta.weight Q4_K
 blk.12.ssm_conv1d.weight F32
 blk.12.ssm_dt.bias F32
 blk.12.ssm_norm.weight F32
@@ -308,8 +308,8 @@ blk.14.ffn_up_exps.weight Q5_K
 blk.14.ffn_up_shexp.weight Q4_K
 blk.14.post_attention_norm.weight F32
 blk.14.ssm_a F32
-blk.14.ssm_alpha.weight Q5_K
-blk.14.ssm_beta.weight Q5_K
+blk.14.ssm_alpha.weight Q4_K
+blk.14.ssm_beta.weight Q4_K
 blk.14.ssm_conv1d.weight F32
 blk.14.ssm_dt.bias F32
 blk.14.ssm_norm.weight F32
@@ -362,8 +362,8 @@ blk.17.ffn_up_exps.weight Q5_K
 blk.17.ffn_up_shexp.weight Q5_K
 blk.17.post_attention_norm.weight F32
 blk.17.ssm_a F32
-blk.17.ssm_alpha.weight Q5_K
-blk.17.ssm_beta.weight Q5_K
+blk.17.ssm_alpha.weight Q4_K
+blk.17.ssm_beta.weight Q4_K
 blk.17.ssm_conv1d.weight F32
 blk.17.ssm_dt.bias F32
 blk.17.ssm_norm.weight F32
@@ -430,7 +430,7 @@ blk.21.ffn_down_shexp.weight Q4_K
 blk.21.ffn_gate_exps.weight Q5_K
 blk.21.ffn_gate_inp.weight F32
 blk.21.ffn_gate_inp_shexp.weight F32
-blk.21.ffn_gate_shexp.weight Q4_K
+blk.21.ffn_gate_shexp.weight Q5_K
 blk.21.ffn_up_exps.weight Q5_K
 blk.21.ffn_up_shexp.weight Q4_K
 blk.21.post_attention_norm.weight F32
@@ -489,8 +489,8 @@ blk.24.ffn_up_exps.weight Q5_K
 blk.24.ffn_up_shexp.weight Q4_K
 blk.24.post_attention_norm.weight F32
 blk.24.ssm_a F32
-blk.24.ssm_alpha.weight Q5_K
-blk.24.ssm_beta.weight Q5_K
+blk.24.ssm_alpha.weight Q4_K
+blk.24.ssm_beta.weight Q4_K
 blk.24.ssm_conv1d.weight F32
 blk.24.ssm_dt.bias F32
 blk.24.ssm_norm.weight F32
@@ -508,8 +508,8 @@ blk.25.ffn_up_exps.weight Q5_K
 blk.25.ffn_up_shexp.weight Q4_K
 blk.25.post_attention_norm.weight F32
 blk.25.ssm_a F32
-blk.25.ssm_alpha.weight Q5_K
-blk.25.ssm_beta.weight Q5_K
+blk.25.ssm_alpha.weight Q4_K
+blk.25.ssm_beta.weight Q4_K
 blk.25.ssm_conv1d.weight F32
 blk.25.ssm_dt.bias F32
 blk.25.ssm_norm.weight F32
@@ -635,8 +635,8 @@ blk.32.ffn_up_exps.weight Q5_K
 blk.32.ffn_up_shexp.weight Q5_K
 blk.32.post_attention_norm.weight F32
 blk.32.ssm_a F32
-blk.32.ssm_alpha.weight Q5_K
-blk.32.ssm_beta.weight Q5_K
+blk.32.ssm_alpha.weight Q4_K
+blk.32.ssm_beta.weight Q4_K
 blk.32.ssm_conv1d.weight F32
 blk.32.ssm_dt.bias F32
 blk.32.ssm_norm.weight F32
@@ -792,13 +792,18 @@ RECIPEC_PLAN_TYPES
 }
 
 # --- settings ------------------------------------------------------------------------------------
-HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+# The kit's directory, exact even when its name ends in a newline: $(...) drops trailing newlines,
+# so no $(dirname ...), and pwd's output is kept by the x after it.
+HERE=${BASH_SOURCE[0]%/*}
+[[ $HERE != "${BASH_SOURCE[0]}" ]] || HERE=.
+HERE=$(CDPATH='' cd -- "${HERE:-/}" && pwd && echo x)
+HERE=${HERE%?x}
 LLAMA_QUANTIZE=${LLAMA_QUANTIZE:-llama-quantize}
 # Defaults are beside this script: the source model by the name the plan records (none when it
 # records none), and the imatrix the plan was made from (none when compile was given a summary).
 DEFAULT_MODEL=
 DEFAULT_IMATRIX=
-DEFAULT_OUT="$HERE"/'qwen35moe-fit-24gib-ctx32k.gguf'
+DEFAULT_OUT="$HERE"/'qwen35moe-fit-24gib-ctx32k-Q5_K.gguf'
 MODEL=${MODEL:-$DEFAULT_MODEL}
 IMATRIX_GIVEN=${IMATRIX+1}
 IMATRIX=${IMATRIX-$DEFAULT_IMATRIX}
@@ -830,9 +835,24 @@ usage: quantize.sh [options]
 EOF
 }
 
+# Every message goes through say: a control character in a name or path (a terminal escape,
+# a newline) is shown as ?, never sent to the terminal.
+say() {
+    local msg="quantize.sh: $*"
+    printf '%s\n' "${msg//[[:cntrl:]]/?}" >&2
+}
+
 die() {
-    printf 'quantize.sh: %s\n' "$*" >&2
+    say "$@"
     exit 1
+}
+
+# Lines of llama-quantize's output (tensor names of the file it read), controls shown as ?.
+shown_lines() {
+    local line
+    while IFS= read -r line || [[ -n $line ]]; do
+        printf '%s\n' "${line//[[:cntrl:]]/?}"
+    done
 }
 
 need_value() {
@@ -949,7 +969,9 @@ for f in ${OUTPUTS[@]+"${OUTPUTS[@]}"}; do
         die "$f exists; pass --force to replace it"
     fi
 done
-out_dir=$(dirname -- "$OUT")
+out_dir=${OUT%/*}  # not $(dirname ...), which drops a trailing newline of the name
+[[ $out_dir != "$OUT" ]] || out_dir=.
+out_dir=${out_dir:-/}
 [[ -d $out_dir ]] || die "output directory not found: $out_dir"
 avail_kib=$(df -Pk -- "$out_dir" | awk 'NR == 2 { print $4 }')
 if [[ $avail_kib =~ ^[0-9]+$ ]] && ((avail_kib * 1024 < PREDICTED_BYTES)); then
@@ -984,10 +1006,10 @@ trap 'echo "quantize.sh: interrupted; nothing written" >&2; exit 130' INT
 trap 'echo "quantize.sh: terminated; nothing written" >&2; exit 143' TERM
 
 # --- the dry-run gate ----------------------------------------------------------------------------
-printf 'quantize.sh: recipe %s, plan %s\n' "$RECIPE_NAME" "${PLAN_SHA256:0:12}" >&2
+say "recipe $RECIPE_NAME, plan ${PLAN_SHA256:0:12}"
 echo "quantize.sh: dry run: checking every tensor's type against the plan" >&2
 if ! "$LLAMA_QUANTIZE" --dry-run ${ARGS[@]+"${ARGS[@]}"} ${POSITIONAL[@]+"${POSITIONAL[@]}"} >"$WORK/dry-run.log" 2>&1; then
-    tail -n 20 "$WORK/dry-run.log" >&2
+    tail -n 20 "$WORK/dry-run.log" | shown_lines >&2
     die "llama-quantize --dry-run failed; nothing written"
 fi
 plan_types >"$WORK/plan.txt"
@@ -1057,7 +1079,7 @@ END {
 RECIPEC_DRYRUN_CHECK
 if ! awk -v planfile="$WORK/plan.txt" -f "$WORK/dryrun_check.awk" "$WORK/dry-run.log" >"$WORK/mismatches.txt"; then
     echo "quantize.sh: the dry run does not match the plan; nothing written:" >&2
-    sort "$WORK/mismatches.txt" >&2
+    sort "$WORK/mismatches.txt" | shown_lines >&2
     exit 1
 fi
 echo "quantize.sh: dry run matches the plan ($(wc -l <"$WORK/plan.txt") tensors)" >&2
@@ -1067,7 +1089,7 @@ fi
 
 # --- quantize ------------------------------------------------------------------------------------
 rm -f -- ${PARTIALS[@]+"${PARTIALS[@]}"}
-echo "quantize.sh: writing $PARTIAL" >&2
+say "writing $PARTIAL"
 "$LLAMA_QUANTIZE" ${ARGS[@]+"${ARGS[@]}"} ${POSITIONAL[@]+"${POSITIONAL[@]}"} &
 QPID=$!
 rc=0
@@ -1250,7 +1272,7 @@ done
 DONE=1
 written=${OUTPUTS[*]+"${OUTPUTS[*]}"}
 if [[ $verified -eq 1 ]]; then
-    echo "quantize.sh: wrote and verified $written" >&2
+    say "wrote and verified $written"
 else
-    echo "quantize.sh: wrote $written; could not verify it (install recipec, or python3 with gguf)" >&2
+    say "wrote $written; could not verify it (install recipec, or python3 with gguf)"
 fi

@@ -3,7 +3,7 @@
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-fit-24gib.recipe
 # recipe sha256: 7064b44d5fa36746fd4d7ba6aab9b3739d53f155a9f5def7ade61938723c6025
-# plan sha256: e981116e8f0a91139761a41d0441ee177456dcbdd9982a228515a0522d241b5f
+# plan sha256: 749cfafb7f13c0d0c8f0b55ce349336ca2a259231fff6dbc02e152f93935c565
 # target: cuda
 #
 # Starts llama-server on the quantized model with the recipe's serve settings and the target
@@ -15,8 +15,13 @@
 # every array is expanded as ${A[@]+"${A[@]}"} (nothing when empty, the elements otherwise).
 set -euo pipefail
 
-HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-DEFAULT_MODEL="$HERE"/'qwen35moe-fit-24gib-ctx32k.gguf'
+# The kit's directory, exact even when its name ends in a newline: $(...) drops trailing newlines,
+# so no $(dirname ...), and pwd's output is kept by the x after it.
+HERE=${BASH_SOURCE[0]%/*}
+[[ $HERE != "${BASH_SOURCE[0]}" ]] || HERE=.
+HERE=$(CDPATH='' cd -- "${HERE:-/}" && pwd && echo x)
+HERE=${HERE%?x}
+DEFAULT_MODEL="$HERE"/'qwen35moe-fit-24gib-ctx32k-Q5_K.gguf'
 LLAMA_SERVER=${LLAMA_SERVER:-llama-server}
 MODEL=${MODEL:-$DEFAULT_MODEL}
 HOST=${HOST:-127.0.0.1}
@@ -42,7 +47,7 @@ MMPROJ=${MMPROJ:-$DEFAULT_MMPROJ}
 usage() {
     cat <<'EOF'
 usage: serve.sh [options] [--] [llama-server args…]
-  --model PATH            the quantized GGUF (env MODEL; default: qwen35moe-fit-24gib-ctx32k.gguf beside this script)
+  --model PATH            the quantized GGUF (env MODEL; default: qwen35moe-fit-24gib-ctx32k-Q5_K.gguf beside this script)
   --host HOST             (env HOST; default 127.0.0.1)
   --port PORT             (env PORT; default 8080)
   --llama-server PATH     the llama-server binary (env LLAMA_SERVER)
@@ -55,8 +60,15 @@ A setting given as '' is not passed.
 EOF
 }
 
+# Every message goes through say: a control character in a name or path (a terminal escape,
+# a newline) is shown as ?, never sent to the terminal.
+say() {
+    local msg="serve.sh: $*"
+    printf '%s\n' "${msg//[[:cntrl:]]/?}" >&2
+}
+
 die() {
-    printf 'serve.sh: %s\n' "$*" >&2
+    say "$@"
     exit 1
 }
 

@@ -2,8 +2,8 @@
 # shellcheck disable=SC2016  # data below is single-quoted on purpose: nothing in it expands
 # measure.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-iq4xs-mtp-q6k.recipe
-# recipe sha256: b5e3e26a3410e0994a56f4c7d177c30db5cc607004f802411a7193e3d336f230
-# plan sha256: a76006179dda50806dc7d389719e64c4cd5a3e8ac7ad6fab4f919a6f2e248e1b
+# recipe sha256: 1c9a0d865b51de37bd69f92aa8ad52f2ea88a620600725813e6d41906bc1fd96
+# plan sha256: e0826e5e29fa0e231fa2f9546d21d596d3374fbba5f60edf0af6528cc82de6d3
 #
 # Runs `recipec measure` where the model's weights are: the measured error t² of every tensor
 # llama-quantize quantizes, at each type the plan's optimiser chose among (with the imatrix, on a
@@ -28,7 +28,12 @@ TYPES=(
     'Q8_0'
 )
 
-HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+# The kit's directory, exact even when its name ends in a newline: $(...) drops trailing newlines,
+# so no $(dirname ...), and pwd's output is kept by the x after it.
+HERE=${BASH_SOURCE[0]%/*}
+[[ $HERE != "${BASH_SOURCE[0]}" ]] || HERE=.
+HERE=$(CDPATH='' cd -- "${HERE:-/}" && pwd && echo x)
+HERE=${HERE%?x}
 DEFAULT_MODEL=
 DEFAULT_IMATRIX=
 RECIPEC=${RECIPEC:-recipec}
@@ -55,8 +60,15 @@ usage: measure.sh [options] [-- recipec-measure-args…]
 EOF
 }
 
+# Every message goes through say: a control character in a name or path (a terminal escape,
+# a newline) is shown as ?, never sent to the terminal.
+say() {
+    local msg="measure.sh: $*"
+    printf '%s\n' "${msg//[[:cntrl:]]/?}" >&2
+}
+
 die() {
-    printf 'measure.sh: %s\n' "$*" >&2
+    say "$@"
     exit 1
 }
 
@@ -99,7 +111,10 @@ if [[ -n $IMATRIX ]]; then
     [[ $IMATRIX != *.json ]] || die "$IMATRIX is an imatrix summary; give the imatrix GGUF or .dat"
 fi
 [[ -z $PROBE || -n $KLD_TEXT ]] || die "--probe needs --kld TEXT (the probes run on a text)"
-[[ -d $(dirname -- "$OUT") ]] || die "output directory not found: $(dirname -- "$OUT")"
+out_dir=${OUT%/*}  # not $(dirname ...), which drops a trailing newline of the name
+[[ $out_dir != "$OUT" ]] || out_dir=.
+out_dir=${out_dir:-/}
+[[ -d $out_dir ]] || die "output directory not found: $out_dir"
 
 ARGS=(measure "$(as_arg "$MODEL")" -o "$(as_arg "$OUT")" --llama-quantize "$quantize_path")
 if [[ ${#TYPES[@]} -gt 0 ]]; then
@@ -127,4 +142,4 @@ fi
     echo
 } >&2
 "$RECIPEC" ${ARGS[@]+"${ARGS[@]}"} ${EXTRA[@]+"${EXTRA[@]}"}
-echo "measure.sh: wrote $OUT; commit it beside the recipe and compile with --errors" >&2
+say "wrote $OUT; commit it beside the recipe and compile with --errors"

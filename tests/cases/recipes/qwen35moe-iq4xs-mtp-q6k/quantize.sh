@@ -2,8 +2,8 @@
 # shellcheck disable=SC2016  # data below is single-quoted on purpose: nothing in it expands
 # quantize.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-iq4xs-mtp-q6k.recipe
-# recipe sha256: b5e3e26a3410e0994a56f4c7d177c30db5cc607004f802411a7193e3d336f230
-# plan sha256: a76006179dda50806dc7d389719e64c4cd5a3e8ac7ad6fab4f919a6f2e248e1b (plan.lock.json beside this script)
+# recipe sha256: 1c9a0d865b51de37bd69f92aa8ad52f2ea88a620600725813e6d41906bc1fd96
+# plan sha256: e0826e5e29fa0e231fa2f9546d21d596d3374fbba5f60edf0af6528cc82de6d3 (plan.lock.json beside this script)
 #
 # Runs llama-quantize so that every tensor gets the type the plan says, and proves it:
 # preflight (binary, inputs, their header hashes, free space), a --dry-run gate that compares
@@ -17,8 +17,8 @@
 set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
-RECIPE_NAME='qwen35moe-iq4xs-mtp-q6k'
-PLAN_SHA256='a76006179dda50806dc7d389719e64c4cd5a3e8ac7ad6fab4f919a6f2e248e1b'
+RECIPE_NAME='qwen35moe-iq4xs-mtp-q6k'  # as shown in messages: control characters escaped
+PLAN_SHA256='e0826e5e29fa0e231fa2f9546d21d596d3374fbba5f60edf0af6528cc82de6d3'
 FTYPE='IQ4_XS'
 PREDICTED_BYTES=21525163360
 SPLIT_INPUT=0
@@ -792,13 +792,18 @@ RECIPEC_PLAN_TYPES
 }
 
 # --- settings ------------------------------------------------------------------------------------
-HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+# The kit's directory, exact even when its name ends in a newline: $(...) drops trailing newlines,
+# so no $(dirname ...), and pwd's output is kept by the x after it.
+HERE=${BASH_SOURCE[0]%/*}
+[[ $HERE != "${BASH_SOURCE[0]}" ]] || HERE=.
+HERE=$(CDPATH='' cd -- "${HERE:-/}" && pwd && echo x)
+HERE=${HERE%?x}
 LLAMA_QUANTIZE=${LLAMA_QUANTIZE:-llama-quantize}
 # Defaults are beside this script: the source model by the name the plan records (none when it
 # records none), and the imatrix the plan was made from (none when compile was given a summary).
 DEFAULT_MODEL=
 DEFAULT_IMATRIX=
-DEFAULT_OUT="$HERE"/'qwen35moe-iq4xs-mtp-q6k.gguf'
+DEFAULT_OUT="$HERE"/'qwen35moe-iq4xs-mtp-q6k-Q4_K.gguf'
 MODEL=${MODEL:-$DEFAULT_MODEL}
 IMATRIX_GIVEN=${IMATRIX+1}
 IMATRIX=${IMATRIX-$DEFAULT_IMATRIX}
@@ -830,9 +835,24 @@ usage: quantize.sh [options]
 EOF
 }
 
+# Every message goes through say: a control character in a name or path (a terminal escape,
+# a newline) is shown as ?, never sent to the terminal.
+say() {
+    local msg="quantize.sh: $*"
+    printf '%s\n' "${msg//[[:cntrl:]]/?}" >&2
+}
+
 die() {
-    printf 'quantize.sh: %s\n' "$*" >&2
+    say "$@"
     exit 1
+}
+
+# Lines of llama-quantize's output (tensor names of the file it read), controls shown as ?.
+shown_lines() {
+    local line
+    while IFS= read -r line || [[ -n $line ]]; do
+        printf '%s\n' "${line//[[:cntrl:]]/?}"
+    done
 }
 
 need_value() {
@@ -949,7 +969,9 @@ for f in ${OUTPUTS[@]+"${OUTPUTS[@]}"}; do
         die "$f exists; pass --force to replace it"
     fi
 done
-out_dir=$(dirname -- "$OUT")
+out_dir=${OUT%/*}  # not $(dirname ...), which drops a trailing newline of the name
+[[ $out_dir != "$OUT" ]] || out_dir=.
+out_dir=${out_dir:-/}
 [[ -d $out_dir ]] || die "output directory not found: $out_dir"
 avail_kib=$(df -Pk -- "$out_dir" | awk 'NR == 2 { print $4 }')
 if [[ $avail_kib =~ ^[0-9]+$ ]] && ((avail_kib * 1024 < PREDICTED_BYTES)); then
@@ -984,10 +1006,10 @@ trap 'echo "quantize.sh: interrupted; nothing written" >&2; exit 130' INT
 trap 'echo "quantize.sh: terminated; nothing written" >&2; exit 143' TERM
 
 # --- the dry-run gate ----------------------------------------------------------------------------
-printf 'quantize.sh: recipe %s, plan %s\n' "$RECIPE_NAME" "${PLAN_SHA256:0:12}" >&2
+say "recipe $RECIPE_NAME, plan ${PLAN_SHA256:0:12}"
 echo "quantize.sh: dry run: checking every tensor's type against the plan" >&2
 if ! "$LLAMA_QUANTIZE" --dry-run ${ARGS[@]+"${ARGS[@]}"} ${POSITIONAL[@]+"${POSITIONAL[@]}"} >"$WORK/dry-run.log" 2>&1; then
-    tail -n 20 "$WORK/dry-run.log" >&2
+    tail -n 20 "$WORK/dry-run.log" | shown_lines >&2
     die "llama-quantize --dry-run failed; nothing written"
 fi
 plan_types >"$WORK/plan.txt"
@@ -1057,7 +1079,7 @@ END {
 RECIPEC_DRYRUN_CHECK
 if ! awk -v planfile="$WORK/plan.txt" -f "$WORK/dryrun_check.awk" "$WORK/dry-run.log" >"$WORK/mismatches.txt"; then
     echo "quantize.sh: the dry run does not match the plan; nothing written:" >&2
-    sort "$WORK/mismatches.txt" >&2
+    sort "$WORK/mismatches.txt" | shown_lines >&2
     exit 1
 fi
 echo "quantize.sh: dry run matches the plan ($(wc -l <"$WORK/plan.txt") tensors)" >&2
@@ -1067,7 +1089,7 @@ fi
 
 # --- quantize ------------------------------------------------------------------------------------
 rm -f -- ${PARTIALS[@]+"${PARTIALS[@]}"}
-echo "quantize.sh: writing $PARTIAL" >&2
+say "writing $PARTIAL"
 "$LLAMA_QUANTIZE" ${ARGS[@]+"${ARGS[@]}"} ${POSITIONAL[@]+"${POSITIONAL[@]}"} &
 QPID=$!
 rc=0
@@ -1250,7 +1272,7 @@ done
 DONE=1
 written=${OUTPUTS[*]+"${OUTPUTS[*]}"}
 if [[ $verified -eq 1 ]]; then
-    echo "quantize.sh: wrote and verified $written" >&2
+    say "wrote and verified $written"
 else
-    echo "quantize.sh: wrote $written; could not verify it (install recipec, or python3 with gguf)" >&2
+    say "wrote $written; could not verify it (install recipec, or python3 with gguf)"
 fi

@@ -2,8 +2,8 @@
 # shellcheck disable=SC2016  # data below is single-quoted on purpose: nothing in it expands
 # serve.sh: written by recipec 0.1.0 from a compiled plan; recompile instead of editing.
 # recipe: recipes/qwen35moe-iq4xs-mtp-q6k.recipe
-# recipe sha256: b5e3e26a3410e0994a56f4c7d177c30db5cc607004f802411a7193e3d336f230
-# plan sha256: a76006179dda50806dc7d389719e64c4cd5a3e8ac7ad6fab4f919a6f2e248e1b
+# recipe sha256: 1c9a0d865b51de37bd69f92aa8ad52f2ea88a620600725813e6d41906bc1fd96
+# plan sha256: e0826e5e29fa0e231fa2f9546d21d596d3374fbba5f60edf0af6528cc82de6d3
 # target: cuda
 #
 # Starts llama-server on the quantized model with the recipe's serve settings and the target
@@ -15,8 +15,13 @@
 # every array is expanded as ${A[@]+"${A[@]}"} (nothing when empty, the elements otherwise).
 set -euo pipefail
 
-HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-DEFAULT_MODEL="$HERE"/'qwen35moe-iq4xs-mtp-q6k.gguf'
+# The kit's directory, exact even when its name ends in a newline: $(...) drops trailing newlines,
+# so no $(dirname ...), and pwd's output is kept by the x after it.
+HERE=${BASH_SOURCE[0]%/*}
+[[ $HERE != "${BASH_SOURCE[0]}" ]] || HERE=.
+HERE=$(CDPATH='' cd -- "${HERE:-/}" && pwd && echo x)
+HERE=${HERE%?x}
+DEFAULT_MODEL="$HERE"/'qwen35moe-iq4xs-mtp-q6k-Q4_K.gguf'
 LLAMA_SERVER=${LLAMA_SERVER:-llama-server}
 MODEL=${MODEL:-$DEFAULT_MODEL}
 HOST=${HOST:-127.0.0.1}
@@ -42,7 +47,7 @@ MMPROJ=${MMPROJ:-$DEFAULT_MMPROJ}
 usage() {
     cat <<'EOF'
 usage: serve.sh [options] [--] [llama-server args…]
-  --model PATH            the quantized GGUF (env MODEL; default: qwen35moe-iq4xs-mtp-q6k.gguf beside this script)
+  --model PATH            the quantized GGUF (env MODEL; default: qwen35moe-iq4xs-mtp-q6k-Q4_K.gguf beside this script)
   --host HOST             (env HOST; default 127.0.0.1)
   --port PORT             (env PORT; default 8080)
   --llama-server PATH     the llama-server binary (env LLAMA_SERVER)
@@ -55,8 +60,15 @@ A setting given as '' is not passed.
 EOF
 }
 
+# Every message goes through say: a control character in a name or path (a terminal escape,
+# a newline) is shown as ?, never sent to the terminal.
+say() {
+    local msg="serve.sh: $*"
+    printf '%s\n' "${msg//[[:cntrl:]]/?}" >&2
+}
+
 die() {
-    printf 'serve.sh: %s\n' "$*" >&2
+    say "$@"
     exit 1
 }
 

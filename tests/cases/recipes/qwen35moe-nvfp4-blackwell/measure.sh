@@ -23,7 +23,12 @@ set -euo pipefail
 TYPES=(
 )
 
-HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+# The kit's directory, exact even when its name ends in a newline: $(...) drops trailing newlines,
+# so no $(dirname ...), and pwd's output is kept by the x after it.
+HERE=${BASH_SOURCE[0]%/*}
+[[ $HERE != "${BASH_SOURCE[0]}" ]] || HERE=.
+HERE=$(CDPATH='' cd -- "${HERE:-/}" && pwd && echo x)
+HERE=${HERE%?x}
 DEFAULT_MODEL=
 DEFAULT_IMATRIX=
 RECIPEC=${RECIPEC:-recipec}
@@ -50,8 +55,15 @@ usage: measure.sh [options] [-- recipec-measure-args…]
 EOF
 }
 
+# Every message goes through say: a control character in a name or path (a terminal escape,
+# a newline) is shown as ?, never sent to the terminal.
+say() {
+    local msg="measure.sh: $*"
+    printf '%s\n' "${msg//[[:cntrl:]]/?}" >&2
+}
+
 die() {
-    printf 'measure.sh: %s\n' "$*" >&2
+    say "$@"
     exit 1
 }
 
@@ -94,7 +106,10 @@ if [[ -n $IMATRIX ]]; then
     [[ $IMATRIX != *.json ]] || die "$IMATRIX is an imatrix summary; give the imatrix GGUF or .dat"
 fi
 [[ -z $PROBE || -n $KLD_TEXT ]] || die "--probe needs --kld TEXT (the probes run on a text)"
-[[ -d $(dirname -- "$OUT") ]] || die "output directory not found: $(dirname -- "$OUT")"
+out_dir=${OUT%/*}  # not $(dirname ...), which drops a trailing newline of the name
+[[ $out_dir != "$OUT" ]] || out_dir=.
+out_dir=${out_dir:-/}
+[[ -d $out_dir ]] || die "output directory not found: $out_dir"
 
 ARGS=(measure "$(as_arg "$MODEL")" -o "$(as_arg "$OUT")" --llama-quantize "$quantize_path")
 if [[ ${#TYPES[@]} -gt 0 ]]; then
@@ -122,4 +137,4 @@ fi
     echo
 } >&2
 "$RECIPEC" ${ARGS[@]+"${ARGS[@]}"} ${EXTRA[@]+"${EXTRA[@]}"}
-echo "measure.sh: wrote $OUT; commit it beside the recipe and compile with --errors" >&2
+say "wrote $OUT; commit it beside the recipe and compile with --errors"

@@ -17,7 +17,7 @@
 set -euo pipefail
 
 # --- the plan, as data ---------------------------------------------------------------------------
-RECIPE_NAME='qwen35moe-nvfp4-blackwell'
+RECIPE_NAME='qwen35moe-nvfp4-blackwell'  # as shown in messages: control characters escaped
 PLAN_SHA256='b9cfd63c37d08fd383f41907a68bc75ce0f487ac7c6126f08f441779913b9c71'
 FTYPE='Q8_0'
 PREDICTED_BYTES=21685079392
@@ -792,7 +792,12 @@ RECIPEC_PLAN_TYPES
 }
 
 # --- settings ------------------------------------------------------------------------------------
-HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+# The kit's directory, exact even when its name ends in a newline: $(...) drops trailing newlines,
+# so no $(dirname ...), and pwd's output is kept by the x after it.
+HERE=${BASH_SOURCE[0]%/*}
+[[ $HERE != "${BASH_SOURCE[0]}" ]] || HERE=.
+HERE=$(CDPATH='' cd -- "${HERE:-/}" && pwd && echo x)
+HERE=${HERE%?x}
 LLAMA_QUANTIZE=${LLAMA_QUANTIZE:-llama-quantize}
 # Defaults are beside this script: the source model by the name the plan records (none when it
 # records none), and the imatrix the plan was made from (none when compile was given a summary).
@@ -830,9 +835,24 @@ usage: quantize.sh [options]
 EOF
 }
 
+# Every message goes through say: a control character in a name or path (a terminal escape,
+# a newline) is shown as ?, never sent to the terminal.
+say() {
+    local msg="quantize.sh: $*"
+    printf '%s\n' "${msg//[[:cntrl:]]/?}" >&2
+}
+
 die() {
-    printf 'quantize.sh: %s\n' "$*" >&2
+    say "$@"
     exit 1
+}
+
+# Lines of llama-quantize's output (tensor names of the file it read), controls shown as ?.
+shown_lines() {
+    local line
+    while IFS= read -r line || [[ -n $line ]]; do
+        printf '%s\n' "${line//[[:cntrl:]]/?}"
+    done
 }
 
 need_value() {
@@ -949,7 +969,9 @@ for f in ${OUTPUTS[@]+"${OUTPUTS[@]}"}; do
         die "$f exists; pass --force to replace it"
     fi
 done
-out_dir=$(dirname -- "$OUT")
+out_dir=${OUT%/*}  # not $(dirname ...), which drops a trailing newline of the name
+[[ $out_dir != "$OUT" ]] || out_dir=.
+out_dir=${out_dir:-/}
 [[ -d $out_dir ]] || die "output directory not found: $out_dir"
 avail_kib=$(df -Pk -- "$out_dir" | awk 'NR == 2 { print $4 }')
 if [[ $avail_kib =~ ^[0-9]+$ ]] && ((avail_kib * 1024 < PREDICTED_BYTES)); then
@@ -984,10 +1006,10 @@ trap 'echo "quantize.sh: interrupted; nothing written" >&2; exit 130' INT
 trap 'echo "quantize.sh: terminated; nothing written" >&2; exit 143' TERM
 
 # --- the dry-run gate ----------------------------------------------------------------------------
-printf 'quantize.sh: recipe %s, plan %s\n' "$RECIPE_NAME" "${PLAN_SHA256:0:12}" >&2
+say "recipe $RECIPE_NAME, plan ${PLAN_SHA256:0:12}"
 echo "quantize.sh: dry run: checking every tensor's type against the plan" >&2
 if ! "$LLAMA_QUANTIZE" --dry-run ${ARGS[@]+"${ARGS[@]}"} ${POSITIONAL[@]+"${POSITIONAL[@]}"} >"$WORK/dry-run.log" 2>&1; then
-    tail -n 20 "$WORK/dry-run.log" >&2
+    tail -n 20 "$WORK/dry-run.log" | shown_lines >&2
     die "llama-quantize --dry-run failed; nothing written"
 fi
 plan_types >"$WORK/plan.txt"
@@ -1057,7 +1079,7 @@ END {
 RECIPEC_DRYRUN_CHECK
 if ! awk -v planfile="$WORK/plan.txt" -f "$WORK/dryrun_check.awk" "$WORK/dry-run.log" >"$WORK/mismatches.txt"; then
     echo "quantize.sh: the dry run does not match the plan; nothing written:" >&2
-    sort "$WORK/mismatches.txt" >&2
+    sort "$WORK/mismatches.txt" | shown_lines >&2
     exit 1
 fi
 echo "quantize.sh: dry run matches the plan ($(wc -l <"$WORK/plan.txt") tensors)" >&2
@@ -1067,7 +1089,7 @@ fi
 
 # --- quantize ------------------------------------------------------------------------------------
 rm -f -- ${PARTIALS[@]+"${PARTIALS[@]}"}
-echo "quantize.sh: writing $PARTIAL" >&2
+say "writing $PARTIAL"
 "$LLAMA_QUANTIZE" ${ARGS[@]+"${ARGS[@]}"} ${POSITIONAL[@]+"${POSITIONAL[@]}"} &
 QPID=$!
 rc=0
@@ -1250,7 +1272,7 @@ done
 DONE=1
 written=${OUTPUTS[*]+"${OUTPUTS[*]}"}
 if [[ $verified -eq 1 ]]; then
-    echo "quantize.sh: wrote and verified $written" >&2
+    say "wrote and verified $written"
 else
-    echo "quantize.sh: wrote $written; could not verify it (install recipec, or python3 with gguf)" >&2
+    say "wrote $written; could not verify it (install recipec, or python3 with gguf)"
 fi

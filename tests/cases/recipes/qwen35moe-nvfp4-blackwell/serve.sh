@@ -15,7 +15,12 @@
 # every array is expanded as ${A[@]+"${A[@]}"} (nothing when empty, the elements otherwise).
 set -euo pipefail
 
-HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+# The kit's directory, exact even when its name ends in a newline: $(...) drops trailing newlines,
+# so no $(dirname ...), and pwd's output is kept by the x after it.
+HERE=${BASH_SOURCE[0]%/*}
+[[ $HERE != "${BASH_SOURCE[0]}" ]] || HERE=.
+HERE=$(CDPATH='' cd -- "${HERE:-/}" && pwd && echo x)
+HERE=${HERE%?x}
 DEFAULT_MODEL="$HERE"/'qwen35moe-nvfp4-blackwell.gguf'
 LLAMA_SERVER=${LLAMA_SERVER:-llama-server}
 MODEL=${MODEL:-$DEFAULT_MODEL}
@@ -55,8 +60,15 @@ A setting given as '' is not passed.
 EOF
 }
 
+# Every message goes through say: a control character in a name or path (a terminal escape,
+# a newline) is shown as ?, never sent to the terminal.
+say() {
+    local msg="serve.sh: $*"
+    printf '%s\n' "${msg//[[:cntrl:]]/?}" >&2
+}
+
 die() {
-    printf 'serve.sh: %s\n' "$*" >&2
+    say "$@"
     exit 1
 }
 
