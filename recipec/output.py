@@ -194,3 +194,19 @@ def differing(out_dir: str, files: dict[str, str]) -> list[str]:
         elif name.endswith(".sh") and os.name != "nt" and not mode & stat.S_IXUSR:
             out.append(f"{name} (mode {stat.S_IMODE(mode):04o}, not executable)")
     return out
+
+
+def report_check(out_dir: str, changed: list[str], redo: str) -> int:
+    """`--check`'s verdict on OUT_DIR: E402 naming the files that would change (exit 1), or "up to
+    date" (exit 0); printed on stderr."""
+    import sys
+
+    from recipec.exitcodes import EXIT_OK, exit_code
+    from recipec.report import print_text, shown
+
+    if changed:
+        print_text([Diagnostic("E402", f"{out_dir}: {', '.join(changed)} would change", hint=f"run `{redo}`")],
+                   sys.stderr)
+        return exit_code((), changed=True)
+    print(f"{shown(out_dir, newlines=False)}: up to date", file=sys.stderr)
+    return EXIT_OK

@@ -34,14 +34,6 @@ KIND = "llama"
 WORDS = "the of and to in is was for on that with as it by at from his an were are which this be".split()
 
 
-@pytest.fixture(scope="session")
-def llama_perplexity(llama_bin_dir: Path) -> Path:
-    path = llama_bin_dir / "llama-perplexity"
-    if not path.is_file():
-        pytest.skip(f"no llama-perplexity at {path}")
-    return path
-
-
 @pytest.fixture(scope="module")
 def text(tmp_path_factory) -> Path:
     """A deterministic text: ~1,500 words of a seeded word sequence (enough for 4 chunks of 128)."""

@@ -28,14 +28,6 @@ ARGS = ("--requests", "3", "--max-tokens", "24", "--threads", "2")
 ACCEPTANCE = re.compile(r"draft acceptance = [0-9.]+ \(\s*(\d+) accepted /\s*(\d+) generated\), mean len")
 
 
-@pytest.fixture(scope="module")
-def llama_server(llama_bin_dir: Path) -> Path:
-    path = llama_bin_dir / "llama-server"
-    if not path.is_file():
-        pytest.skip(f"no llama-server at {path}")
-    return path
-
-
 def _run(script: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([BASH, str(script), *args], env=env, capture_output=True, text=True, timeout=300)
 

@@ -108,14 +108,6 @@ def test_bench_mtp_starts_the_server_on_the_first_shard_once_every_shard_is_ther
 
 # --- with the real tools: quantize-all.sh, then eval.sh measures the split variants ---
 
-@pytest.fixture(scope="module")
-def llama_perplexity(llama_bin_dir: Path) -> Path:
-    path = llama_bin_dir / "llama-perplexity"
-    if not path.is_file():
-        pytest.skip(f"no llama-perplexity at {path}")
-    return path
-
-
 @pytest.mark.llama
 def test_eval_measures_a_split_variant(split_release, fixture_model, llama_quantize, llama_perplexity, tmp_path):
     model = fixture_model("llama_split")

@@ -114,14 +114,6 @@ def test_a_failing_variant_is_reported_and_the_others_complete(built, tmp_path):
     assert (rel / "README.md").read_bytes() == card  # --no-card: the card is left as it was
 
 
-@pytest.fixture(scope="module")
-def llama_perplexity(llama_bin_dir: Path) -> Path:
-    path = llama_bin_dir / "llama-perplexity"
-    if not path.is_file():
-        pytest.skip(f"no llama-perplexity at {path}")
-    return path
-
-
 def _cutting_perplexity(folder: Path, real: Path, log: Path) -> Path:
     """A llama-perplexity that logs its calls to LOG and drops the KL summary of the first KLD run."""
     script = folder / "llama-perplexity"

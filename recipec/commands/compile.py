@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from recipec.diagnostics import Diagnostic
 from recipec.exitcodes import EXIT_OK, exit_code
-from recipec.output import differing, write_atomically
+from recipec.output import differing, report_check, write_atomically
 from recipec.report import print_text
 
 
@@ -37,16 +36,8 @@ def add_arguments(parser) -> None:
 
 def write_kit(files: dict[str, str], out_dir: str, check: bool, redo: str) -> int:
     """Write FILES into OUT_DIR (all or nothing), or with CHECK compare them; the exit code."""
-    from recipec.report import shown
-
     if check:
-        diff = differing(out_dir, files)
-        if diff:
-            print_text([Diagnostic("E402", f"{out_dir}: {', '.join(diff)} would change", hint=f"run `{redo}`")],
-                       sys.stderr)
-            return exit_code((), changed=True)
-        print(f"{shown(out_dir, newlines=False)}: up to date", file=sys.stderr)
-        return EXIT_OK
+        return report_check(out_dir, differing(out_dir, files), redo)
     write_atomically(out_dir, files)
     return EXIT_OK
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.exitcodes import EXIT_OK, exit_code
-from recipec.output import differing, write_atomically
+from recipec.output import differing, report_check, write_atomically
 from recipec.report import print_text
 from recipec.release.releasefile import (is_release_file, missing_inputs, read_release_file, source_of,
                                          variant_name)
@@ -167,13 +167,7 @@ def compile_variants(args: ReleaseArgs) -> tuple[list[Variant], dict[str, dict[s
 
 def _check(out_dir: str, kits: dict[str, dict[str, str]], release: dict[str, str], redo: str) -> int:
     changed = [f"{name}/{f}" for name, files in kits.items() for f in differing(os.path.join(out_dir, name), files)]
-    changed += differing(out_dir, release)
-    if changed:
-        print_text([Diagnostic("E402", f"{out_dir}: {', '.join(changed)} would change", hint=f"run `{redo}`")],
-                   sys.stderr)
-        return exit_code((), changed=True)
-    print(f"{out_dir}: up to date", file=sys.stderr)
-    return EXIT_OK
+    return report_check(out_dir, changed + differing(out_dir, release), redo)
 
 
 def compile_release(args: ReleaseArgs) -> int:

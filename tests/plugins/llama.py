@@ -54,3 +54,21 @@ def llama_quantize(llama_bin_dir: Path) -> Path:
     if not path.is_file():
         _give_up(f"no llama-quantize at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def llama_perplexity(llama_bin_dir: Path) -> Path:
+    """Path of the llama-perplexity binary (built with the others)."""
+    path = llama_bin_dir / "llama-perplexity"
+    if not path.is_file():
+        _give_up(f"no llama-perplexity at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def llama_server(llama_bin_dir: Path) -> Path:
+    """Path of the llama-server binary (built with the others)."""
+    path = llama_bin_dir / "llama-server"
+    if not path.is_file():
+        _give_up(f"no llama-server at {path}")
+    return path
