@@ -474,3 +474,23 @@ def test_tensor_names_from_a_model_reach_the_terminal_escaped(tmp_path):
     assert "\x1b" not in out + err and "\x9b" not in out + err
     assert "note: blk.0.attn_qkv\\x1b[2J.weight" in err and "note: blk.1.attn_gate\\x9b31m.weight" in err
     assert not (tmp_path / "kit").exists()
+
+
+def test_tables_that_list_tensor_names_escape_them(tmp_path):
+    """roles and simulate print tensor and role names from the model as text tables: a terminal
+    escape in a name reaches the terminal escaped, never raw (compile and explain refuse such a
+    model with Q204, tested above)."""
+    manifest = json.loads((ROOT / "examples" / "qwen3.5-35b-a3b.manifest.json").read_text())
+    for t in manifest["tensors"]:
+        if t["name"] == "blk.0.attn_gate.weight":
+            t["name"] = "blk.0.attn_gate\x1b[2J.weight"
+    model = tmp_path / "evil.manifest.json"
+    model.write_text(json.dumps(manifest))
+    rules = tmp_path / "rules.txt"
+    rules.write_text("attn_gate=q8_0\n")
+    for args in (("roles", "--model", str(model)),
+                 ("simulate", str(rules), "--model", str(model), "--tensors")):
+        rc, out, err = recipec_cli(*args)
+        assert rc in (0, 1), (args, rc, err)
+        assert "\x1b" not in out + err, args
+        assert "attn_gate\\x1b[2J" in out, (args, out[:2000])

@@ -10,7 +10,7 @@ import sys
 
 from recipec import jsonio
 from recipec.exitcodes import exit_code
-from recipec.report import print_text
+from recipec.report import print_text, shown
 
 
 def add_arguments(parser) -> None:
@@ -35,5 +35,5 @@ def run(args) -> int:
     if args.format == "json":
         sys.stdout.write(jsonio.dumps(d))
     else:
-        sys.stdout.write(format_text(a, b))
+        sys.stdout.write(shown(format_text(a, b)))
     return exit_code(diags, changed=bool(d["changed"]))

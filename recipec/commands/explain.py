@@ -14,7 +14,7 @@ import sys
 from recipec.diagnostics import Diagnostic, did_you_mean
 from recipec.exitcodes import EXIT_OK, exit_code
 from recipec.jsonio import dumps
-from recipec.report import print_text
+from recipec.report import print_text, shown
 
 
 def add_arguments(parser) -> None:
@@ -174,7 +174,7 @@ def run(args) -> int:
     if args.format == "json":
         sys.stdout.write(dumps({"version": 1, "tensors": [explain_data(res, n) for n in names]}))
     else:
-        sys.stdout.write("\n".join(explain(res, n) for n in names))
+        sys.stdout.write(shown("\n".join(explain(res, n) for n in names)))
     return EXIT_OK
 
 

@@ -122,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
     from recipec.exitcodes import EXIT_OK
     from recipec.jsonio import dumps
     from recipec.loaders import load_model
+    from recipec.report import shown
 
     data = roles_data(load_model(args.model))
-    sys.stdout.write(dumps(data) if args.format == "json" else render_text(data))
+    sys.stdout.write(dumps(data) if args.format == "json" else shown(render_text(data)))
     return EXIT_OK

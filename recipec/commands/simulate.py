@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from recipec import jsonio
 from recipec.diagnostics import Diagnostic, DiagnosticError, error
 from recipec.exitcodes import exit_code
-from recipec.report import FORMATS, default_format
+from recipec.report import FORMATS, default_format, shown
 from recipec.source import SourceFile
 
 if TYPE_CHECKING:  # the model, matcher and rule-list modules are imported where they run
@@ -113,7 +113,7 @@ def run(args) -> int:
     if fmt == "json":
         sys.stdout.write(jsonio.dumps(_document(sim, diags)))
     elif fmt == "text":
-        sys.stdout.write(summary_text(sim, tensors=args.tensors))
+        sys.stdout.write(shown(summary_text(sim, tensors=args.tensors)))
         _emit_diagnostics("text", diags, source)
     else:
         sys.stderr.write(summary_text(sim, tensors=args.tensors))

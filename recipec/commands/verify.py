@@ -11,6 +11,7 @@ import sys
 
 from recipec import jsonio
 from recipec.exitcodes import exit_code
+from recipec.report import shown
 
 JSON_SCHEMA = "recipec.verify/1"
 
@@ -37,7 +38,7 @@ def run(args) -> int:
         sys.stdout.write(jsonio.dumps(doc))
     else:
         for d in diffs:
-            sys.stdout.write(f"{d}\n")
+            sys.stdout.write(shown(f"{d}\n"))
     if diffs:
         names = len({d.name for d in diffs})
         print(f"recipec verify: V401 {names} of {len(plan.tensors)} tensor(s) differ from the plan", file=sys.stderr)
