@@ -31,7 +31,8 @@ def _imports(*argv: str) -> tuple[int, set[str]]:
 
 
 @pytest.mark.parametrize("argv", [("--version",), ("--help",), ("lint", "--help"), ("compile", "--help"),
-                                  ("render", "--help"), ("simulate", "--help")])
+                                  ("render", "--help"), ("simulate", "--help"), ("measure", "--help"),
+                                  ("roles", "--help"), ("card", "--help")])
 def test_version_and_help_import_no_heavy_package(argv):
     assert _imports(*argv) == (0, set())
 

@@ -34,7 +34,7 @@ def _positive(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `recipec measure`."""
-    from recipec.measure.run import DEFAULT_MIN_ROWS, DEFAULT_ROW_FRACTION, DEFAULT_TYPES
+    from recipec.defaults import DEFAULT_MIN_ROWS, DEFAULT_ROW_FRACTION, DEFAULT_TYPES
 
     parser.add_argument("model", metavar="MODEL.gguf", help="the model GGUF (first shard of a split model)")
     parser.add_argument("--imatrix", metavar="I", help="its imatrix (GGUF or .dat): errors are weighted by it")
@@ -54,8 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_probe_arguments(parser: argparse.ArgumentParser) -> None:
-    from recipec.measure.probes import (DEFAULT_CTX, DEFAULT_GRANULARITY, DEFAULT_HIGH_TYPE, DEFAULT_PROBE_TYPE,
-                                        GRANULARITIES)
+    from recipec.defaults import DEFAULT_CTX, DEFAULT_GRANULARITY, DEFAULT_HIGH_TYPE, DEFAULT_PROBE_TYPE, GRANULARITIES
 
     g = parser.add_argument_group("KLD probes (fit alpha with the real llama-perplexity)")
     g.add_argument("--kld", metavar="TEXT", help="a text file: run the KLD probes on it and fit alpha")

@@ -10,7 +10,20 @@ runs the real llama-perplexity, `splice` builds each probe file from two whole-m
 quantizations, `fit` computes α and the leave-one-out check.
 """
 
-from recipec.measure.run import DEFAULT_TYPES, Inputs, Options, load_inputs, measure, write_errors
-from recipec.measure.sample import Sampling
+from __future__ import annotations
 
-__all__ = ["DEFAULT_TYPES", "Inputs", "Options", "Sampling", "load_inputs", "measure", "write_errors"]
+import importlib
+
+# Re-exported lazily (PEP 562), so that the argument parser of `recipec measure` and the light
+# submodules load without numpy and gguf.
+_EXPORTS = {"DEFAULT_TYPES": "recipec.defaults", "Inputs": "recipec.measure.run", "Options": "recipec.measure.run",
+            "load_inputs": "recipec.measure.run", "measure": "recipec.measure.run",
+            "write_errors": "recipec.measure.run", "Sampling": "recipec.measure.sample"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from recipec import ggml, jsonio
+from recipec.defaults import DEFAULT_CTX, DEFAULT_GRANULARITY, DEFAULT_HIGH_TYPE, DEFAULT_PROBE_TYPE, GRANULARITIES
 from recipec.diagnostics import Diagnostic, Severity, error
 from recipec.errorfile import ErrorFile, tensors_digest
 from recipec.measure import fit, perplexity, quantizer
@@ -31,11 +32,6 @@ from recipec.measure.splice import splice
 from recipec.modelinfo import TensorInfo
 from recipec.resolve.weights import band
 
-GRANULARITIES = ("role", "band", "tensor")
-DEFAULT_GRANULARITY = "band"
-DEFAULT_PROBE_TYPE = "Q3_K"
-DEFAULT_HIGH_TYPE = "Q8_0"
-DEFAULT_CTX = 512
 _LARGE = ("base.kld", "high.gguf", "low.gguf", "probe.gguf")
 
 

@@ -27,11 +27,7 @@ from recipec.measure import compare, quantizer
 from recipec.measure.sample import Sampling, source_readers, write_sample
 from recipec.mixture import is_quantizable
 from recipec.modelinfo import ModelInfo, TensorInfo
-from recipec.resolve.settings import DEFAULT_LADDER
-
-DEFAULT_TYPES: tuple[str, ...] = DEFAULT_LADDER + ("IQ3_S", "Q2_K")
-DEFAULT_ROW_FRACTION = 1 / 32
-DEFAULT_MIN_ROWS = 32
+from recipec.defaults import DEFAULT_MIN_ROWS, DEFAULT_ROW_FRACTION, DEFAULT_TYPES
 
 
 @dataclass(frozen=True)

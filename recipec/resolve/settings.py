@@ -20,11 +20,10 @@ from recipec.diagnostics import Diagnostic, DiagnosticError
 from recipec.errorfile import ErrorFile, tensors_digest
 from recipec.llamacpp import tensor_info_bytes
 from recipec.mixture import QuantizeFailure, prune_layers, stock_types
+from recipec.defaults import DEFAULT_FTYPE, DEFAULT_LADDER
 from recipec.modelinfo import ModelInfo
 from recipec.recipe import Recipe
 
-DEFAULT_LADDER: tuple[str, ...] = ("Q3_K", "IQ4_XS", "Q4_K", "Q5_K", "Q6_K", "Q8_0")
-DEFAULT_FTYPE = "Q4_K_M"
 
 
 def rank(type_name: str) -> float:
