@@ -6,7 +6,8 @@ tensor of another wanted type, so their order never matters:
 
 * per role, layer ranges over the layers the role has, each inside a run of layers already of the
   type and stretched to the first or last layer when the run reaches it (`@first N`, `@last N`,
-  `@A..B`, `@N`; no filter when every tensor of the role has the type; `@mtp` for MTP blocks);
+  `@A..B`, `@N`; no filter when every tensor of the role has the type, `@trunk` when every tensor
+  but the MTP block's has it; `@mtp` for MTP blocks);
 * one statement per type and set of layer filters, naming every role that shares both, with a
   family of roles written as a glob (`attn_*`, `ffn_*_exps`) when the glob selects nothing else
   of another type;
@@ -31,7 +32,7 @@ from recipec.selectors import in_layers, layer_context, role_matches, select
 
 @dataclass(frozen=True)
 class Layers:
-    """A layer filter as recipec.selectors reads it (kind, a, b): first, last, range, one or mtp."""
+    """A layer filter as recipec.selectors reads it (kind, a, b): first, last, range, one, trunk or mtp."""
 
     kind: str
     a: int | None = None
@@ -39,7 +40,7 @@ class Layers:
 
     def __str__(self) -> str:
         return {"first": f"first {self.a}", "last": f"last {self.a}", "range": f"{self.a}..{self.b}",
-                "one": f"{self.a}", "mtp": "mtp"}[self.kind]
+                "one": f"{self.a}", "mtp": "mtp", "trunk": "trunk"}[self.kind]
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def _role_choices(role: str, tensors: Sequence[TensorInfo], final: Mapping[str, 
                 out.append(Choice(role, want, None, None))
                 covered |= {t.name for t in tensors}
             elif a == 0 and b == len(body) - 1 and a < b:  # every trunk layer, not the MTP blocks
-                out.append(Choice(role, want, Layers("first", trunk), Layers("range", layers[0], layers[-1])))
+                out.append(Choice(role, want, Layers("trunk"), Layers("range", layers[0], layers[-1])))
             else:
                 out.append(Choice(role, want, *_filters(layers, a, b, trunk)))
     return out, covered
@@ -219,6 +220,8 @@ def role_order(model: ModelInfo) -> dict[str, int]:
 def _filter_key(f: Layers | None) -> tuple:
     if f is None:
         return (0, 0)
+    if f.kind == "trunk":
+        return (1, -1)
     return (2, 0) if f.kind == "mtp" else (1, f.a if f.kind != "last" else 1 << 30)
 
 

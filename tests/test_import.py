@@ -275,8 +275,9 @@ def test_files_made_from_curated_recipes(recipe, fixture_model, llama_quantize, 
 HAND_WRITTEN = [  # (kind, FTYPE, --tensor-type rules, the statements the file imports to)
     ("llama", "Q4_K_M", ["output=q8_0", "token_embd=q8_0"],  # unanchored: attn_output too
      ["pin     output token_embd attn_output Q8_0"]),
+    # the fixture's trunk is blocks 0 and 1 (block 2 is its MTP block): [01] is `@trunk`
     ("qwen35moe", "IQ4_XS", [r"blk\.2\.=q6_k", r"^output\.weight$=q8_0", r"blk\.[01]\.ffn_.*_exps=q5_k"],
-     ["pin     output Q8_0", "pin     ffn_*_exps@first 2 Q5_K", "mtp     keep Q6_K"]),
+     ["pin     output Q8_0", "pin     ffn_*_exps@trunk Q5_K", "mtp     keep Q6_K"]),
     ("deepseek2", "Q5_K_M", [r"blk\.0\.=q8_0", "ffn_down_exps=q6_k"],
      ["pin     attn_*@0 Q8_0", "pin     ffn_down ffn_gate ffn_up Q8_0", "pin     ffn_down_exps Q6_K"]),
 ]
