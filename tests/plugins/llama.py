@@ -46,29 +46,28 @@ def llama_bin_dir() -> Path:
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
+def _tool(bin_dir: Path, name: str, env: str | None = None) -> Path:
+    """The llama.cpp tool NAME: $ENV when set, else beside the others in BIN_DIR."""
+    override = os.environ.get(env) if env else None
+    path = Path(override) if override else bin_dir / name
+    if not path.is_file():
+        _give_up(f"no {name} at {path}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def llama_quantize(llama_bin_dir: Path) -> Path:
-    """Path of the llama-quantize binary."""
-    override = os.environ.get("LLAMA_QUANTIZE")
-    path = Path(override) if override else llama_bin_dir / "llama-quantize"
-    if not path.is_file():
-        _give_up(f"no llama-quantize at {path}")
-    return path
+    """Path of the llama-quantize binary ($LLAMA_QUANTIZE when set)."""
+    return _tool(llama_bin_dir, "llama-quantize", "LLAMA_QUANTIZE")
 
 
 @pytest.fixture(scope="session")
 def llama_perplexity(llama_bin_dir: Path) -> Path:
     """Path of the llama-perplexity binary (built with the others)."""
-    path = llama_bin_dir / "llama-perplexity"
-    if not path.is_file():
-        _give_up(f"no llama-perplexity at {path}")
-    return path
+    return _tool(llama_bin_dir, "llama-perplexity")
 
 
 @pytest.fixture(scope="session")
 def llama_server(llama_bin_dir: Path) -> Path:
     """Path of the llama-server binary (built with the others)."""
-    path = llama_bin_dir / "llama-server"
-    if not path.is_file():
-        _give_up(f"no llama-server at {path}")
-    return path
+    return _tool(llama_bin_dir, "llama-server")
