@@ -44,6 +44,19 @@ def _gguf(rel: Path, name: str) -> Path:
     return rel / name / Plan.load(str(rel / name / "plan.lock.json")).llama_quantize.output
 
 
+def _killed_once_started(script: Path, args, env: dict, marker: Path) -> str:
+    """Run SCRIPT, SIGTERM its process group as soon as MARKER appears (the slow variant began);
+    its stderr."""
+    proc = subprocess.Popen([BASH, str(script), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), proc.communicate()[1] if proc.poll() is not None else "the slow variant never started"
+    os.killpg(proc.pid, signal.SIGTERM)
+    return proc.communicate(timeout=60)[1]
+
+
 def _slow_quantize(folder: Path, real: Path, slow: str, marker: Path) -> Path:
     """A llama-quantize that, writing variant SLOW for real, touches MARKER and waits to be killed."""
     script = folder / "llama-quantize"
@@ -63,14 +76,7 @@ def quantized(built, llama_quantize):
     marker = built["dir"] / "slow.started"
     slow = _slow_quantize(tool_dir(built["dir"] / "slowbin", recipec=False, python3=False), llama_quantize,
                           "bpw55", marker)
-    proc = subprocess.Popen([BASH, str(rel / "quantize-all.sh"), *args], env={**env, "LLAMA_QUANTIZE": str(slow)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert marker.exists(), proc.communicate()[1] if proc.poll() is not None else "the slow variant never started"
-    os.killpg(proc.pid, signal.SIGTERM)
-    first_err = proc.communicate(timeout=60)[1]
+    first_err = _killed_once_started(rel / "quantize-all.sh", args, {**env, "LLAMA_QUANTIZE": str(slow)}, marker)
     killed = {n: _gguf(rel, n).exists() for n in RECIPES}
     leftovers = sorted(str(p) for p in rel.rglob("*.partial*"))
     mtimes = {n: _gguf(rel, n).stat().st_mtime_ns for n in RECIPES if killed[n]}
@@ -213,14 +219,7 @@ def test_a_killed_eval_resumes_without_redoing_finished_variants(built, quantize
                             "q3km-nomtp", marker)
     env = {**built["env"], "TEXT": str(text), "RETRIES": "5"}
     args = ("--model", str(built["model"]), "--ctx", "128", "--chunks", "4", "--threads", "2", "--no-card")
-    proc = subprocess.Popen([BASH, str(rel / "eval.sh"), *args], env={**env, "LLAMA_PERPLEXITY": str(slow)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert marker.exists(), proc.communicate()[1] if proc.poll() is not None else "the slow variant never started"
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.communicate(timeout=60)
+    _killed_once_started(rel / "eval.sh", args, {**env, "LLAMA_PERPLEXITY": str(slow)}, marker)
     done = sorted(p.name for p in (rel / "metrics").glob("*.json"))
     assert done == ["q4km-mtp.json", "q8.json"]
     before = {n: (rel / "metrics" / n).read_bytes() for n in done}

@@ -15,7 +15,7 @@ import os
 from typing import Any, Iterable, Mapping
 
 from recipec.diagnostics import error
-from recipec.gguffile import MAX_TENSORS, check_path, check_regular
+from recipec.gguffile import check_path, check_regular
 
 MAX_BLOCKS = 65_535  # blocks (layers) of a model, MTP blocks included
 MAX_JSON_BYTES = 32 << 20  # a manifest or imatrix summary (200,000 tensors take about 20 MB)

@@ -13,9 +13,9 @@ from gguf import GGMLQuantizationType, GGUFReader
 from recipec import jsonio
 from recipec.diagnostics import error
 from recipec.ggml import canonical_type
-from recipec.gguffile import MAX_NAME, array_length, field_value, open_gguf, sniff
+from recipec.gguffile import MAX_NAME, MAX_TENSORS, array_length, field_value, open_gguf, sniff
 from recipec.llamacpp import ADDED_KEYS, SPLIT_KEYS
-from recipec.loaders.limits import MAX_DIM, MAX_TENSORS, check_layout, check_metadata, read_json
+from recipec.loaders.limits import MAX_DIM, check_layout, check_metadata, read_json
 from recipec.modelinfo import ModelInfo, SourceInfo, TensorInfo, make_tensors, split_name
 
 MANIFEST_SCHEMA = "recipec.manifest/1"
