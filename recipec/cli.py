@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 
 from recipec.version import __version__
@@ -62,11 +63,14 @@ class _Unavailable:
         raise DiagnosticError(missing_dependency(self.name, self.package))
 
 
-def _available() -> dict[str, object]:
-    """The command modules. They import only what their arguments need (the standard library and
-    light recipec modules); each command imports its heavy dependencies when it runs."""
+def _available(command: str | None = None) -> dict[str, object]:
+    """The command modules (only COMMAND's when it names one: a run needs no other). They import
+    only what their arguments need (the standard library and light recipec modules); each command
+    imports its heavy dependencies when it runs."""
     mods = {}
-    for name, mod in COMMANDS.items():
+    names = [command] if command in COMMANDS else list(COMMANDS)
+    for name in names:
+        mod = COMMANDS[name]
         try:
             mods[name] = importlib.import_module(f"recipec.commands.{mod}")
         except ModuleNotFoundError as exc:
@@ -84,12 +88,13 @@ def _usage(message: str) -> Diagnostic:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser: every command is listed; with COMMAND, only that command's arguments
-    are added (the others are not parsed, so their add_arguments need not run)."""
+    """The argument parser. With a known COMMAND it holds that command alone (nothing else is
+    parsed, so no other command's module need be imported); otherwise every command is listed, for
+    `--help` and for the usage error that names the choices."""
     parser = _Parser(prog="recipec", description="Compile llama.cpp quantization recipes.")
     parser.add_argument("--version", action="version", version=f"recipec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, mod in _available().items():
+    for name, mod in _available(command).items():
         doc = (mod.__doc__ or "").strip().splitlines()[0] if mod.__doc__ else ""
         p = sub.add_parser(name, help=doc, description=doc)
         if command is None or name == command:
@@ -99,8 +104,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def _command(argv: list[str]) -> str:
-    """The command ARGV names (its first word that is not an option), or "" when there is none."""
-    return next((a for a in argv if not a.startswith("-")), "")
+    """The command ARGV names (its first word that is not an option), or "" when there is none or
+    an option comes first (`recipec --help lint` prints the whole program's help)."""
+    return argv[0] if argv and not argv[0].startswith("-") else ""
 
 
 def _run_command(args) -> int:
@@ -154,4 +160,8 @@ def main() -> None:
     # larger heap: about a fifth of a 6,000-tensor compile, growing faster than the model. A process
     # that lives a second or two and makes few reference cycles can afford to collect rarely.
     gc.set_threshold(200_000, 30, 30)
+    # pydantic looks for third-party plugins (validation observers) by reading every installed
+    # distribution's entry points the first time a model is built: about 10 ms of each start, for
+    # hooks that have nothing to observe in a recipe. Set the variable yourself to keep them.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     sys.exit(run())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 from tests.kit_helpers import ROOT
 
 EXAMPLE = ROOT / "examples" / "qwen35moe-iq4xs-mtp.recipe"
-HEAVY = ("gguf", "numpy", "jinja2", "pydantic", "lark", "yaml")
+HEAVY = ("gguf", "numpy", "jinja2", "pydantic", "lark", "yaml")  # yaml: no command may need it
 
 # Run recipec in this interpreter, then report the exit code and which heavy packages got imported.
 _RUN = """import io, json, sys, contextlib
@@ -40,8 +41,28 @@ def test_version_and_help_import_no_heavy_package(argv):
 def test_lint_imports_no_gguf_numpy_or_jinja2():
     rc, imported = _imports("lint", str(EXAMPLE))
     assert rc == 0
-    assert imported.isdisjoint({"gguf", "numpy", "jinja2"}), imported
+    assert imported.isdisjoint({"gguf", "numpy", "jinja2", "yaml"}), imported  # the example names a target
     assert {"lark", "pydantic"} <= imported  # it did parse and validate the recipe
+
+
+def test_a_command_run_imports_no_other_command_module():
+    code = ("import sys, io, contextlib\nfrom recipec.cli import run\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    rc = run(sys.argv[1:])\n"
+            "print(rc, sorted(m for m in sys.modules if m.startswith('recipec.commands.')))")
+    proc = subprocess.run([sys.executable, "-c", code, "lint", str(EXAMPLE)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.stdout.split() == ["0", "['recipec.commands.lint']"], proc.stderr
+
+
+def test_help_still_lists_every_command():
+    from recipec.cli import COMMANDS
+
+    for argv in (["--help"], ["--help", "lint"]):
+        proc = subprocess.run([sys.executable, "-m", "recipec", *argv], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0
+        listed = re.findall(r"^    (\S+)  ", proc.stdout, flags=re.M)
+        assert listed == list(COMMANDS), proc.stdout
 
 
 def test_fmt_imports_only_the_parser():

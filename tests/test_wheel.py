@@ -22,7 +22,7 @@ def test_wheel_install_lints_from_another_directory(tmp_path):
     assert "recipec/_data/grammar/recipe.lark" in names
     assert any(n.startswith("recipec/_data/templates/") for n in names) or not any(
         (ROOT / "templates").glob("*.jinja"))
-    assert "recipec/profiles/cuda-blackwell.yaml" in names
+    assert "recipec/profiles/cuda-blackwell.json" in names
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

@@ -9,7 +9,7 @@ Good:
 
 from recipec.checks.common import LintContext
 from recipec.diagnostics import Diagnostic, did_you_mean
-from recipec.hardware import profiles
+from recipec.hardware import profile_names
 
 CODE = "L012"
 NAME = "unknown-target"
@@ -17,7 +17,7 @@ NAME = "unknown-target"
 
 def check(ctx: LintContext):
     t = ctx.recipe.target
-    if t and t not in profiles():
-        guess = did_you_mean(t, profiles())
+    if t and t not in profile_names():
+        guess = did_you_mean(t, profile_names())
         yield Diagnostic(CODE, f"no hardware profile named `{t}`", ctx.recipe.spans.get("target"),
-                         hint=f"did you mean `{guess}`?" if guess else "profiles: " + ", ".join(profiles()))
+                         hint=f"did you mean `{guess}`?" if guess else "profiles: " + ", ".join(profile_names()))
