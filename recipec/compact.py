@@ -7,7 +7,9 @@ tensor of another wanted type, so their order never matters:
 * per role, layer ranges over the layers the role has, each inside a run of layers already of the
   type and stretched to the first or last layer when the run reaches it (`@first N`, `@last N`,
   `@A..B`, `@N`; no filter when every tensor of the role has the type, `@trunk` when every tensor
-  but the MTP block's has it; `@mtp` for MTP blocks);
+  but the MTP block's has it; `@mtp` for MTP blocks); where that takes three or more ranges, one
+  stride instead (`@every N [from M]`) when a stride names every layer that needs the type and no
+  layer of the role that has another (odd and even layers, every 4th layer);
 * one statement per type and set of layer filters, naming every role that shares both, with a
   family of roles written as a glob (`attn_*`, `ffn_*_exps`) when the glob selects nothing else
   of another type;
@@ -18,6 +20,7 @@ tensor of another wanted type, so their order never matters:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
@@ -32,13 +35,16 @@ from recipec.selectors import in_layers, layer_context, role_matches, select
 
 @dataclass(frozen=True)
 class Layers:
-    """A layer filter as recipec.selectors reads it (kind, a, b): first, last, range, one, trunk or mtp."""
+    """A layer filter as recipec.selectors reads it (kind, a, b): first, last, range, one, every
+    (a the step, b the first layer), trunk or mtp."""
 
     kind: str
     a: int | None = None
     b: int | None = None
 
     def __str__(self) -> str:
+        if self.kind == "every":
+            return f"every {self.a}" + (f" from {self.b}" if self.b else "")
         return {"first": f"first {self.a}", "last": f"last {self.a}", "range": f"{self.a}..{self.b}",
                 "one": f"{self.a}", "mtp": "mtp", "trunk": "trunk"}[self.kind]
 
@@ -101,6 +107,22 @@ def intervals(types: Sequence[str], need: Sequence[bool], want: str) -> list[tup
     return out
 
 
+def stride(layers: Sequence[int], types: Sequence[str], need: Sequence[bool], want: str) -> Layers | None:
+    """`every N [from M]` over a role present in LAYERS (with TYPES): it names every needed layer of
+    type WANT and no layer of the role that has another type; N the largest such step, M the
+    lowest start that works. None when no step of 2 or more does."""
+    hit = [layer for layer, t, k in zip(layers, types, need) if k and t == want]
+    step = 0
+    for x, y in zip(hit, hit[1:]):
+        step = math.gcd(step, y - x)
+    if step < 2:
+        return None
+    for start in dict.fromkeys((hit[0] % step, hit[0])):  # from the first layer it can, else the first hit
+        if all(t == want for layer, t in zip(layers, types) if layer >= start and (layer - start) % step == 0):
+            return Layers("every", step, start)
+    return None
+
+
 def _filters(layers: Sequence[int], a: int, b: int, trunk: int) -> tuple[Layers, Layers]:
     """(as a person writes it, exact) filters for positions A..B of a role present in LAYERS."""
     tight = Layers("one", layers[a]) if a == b else Layers("range", layers[a], layers[b])
@@ -130,7 +152,12 @@ def _role_choices(role: str, tensors: Sequence[TensorInfo], final: Mapping[str, 
     types = [final[t.name] for t in body]
     need = [final[t.name] != start[t.name] for t in body]
     for want in sorted({x for x, k in zip(types, need) if k}):
-        for a, b in intervals(types, need, want):
+        spans = intervals(types, need, want)
+        every = stride(layers, types, need, want) if len(spans) > 2 else None
+        if every is not None:  # lint reads strides exactly: the filter as written is the exact one
+            out.append(Choice(role, want, every, every))
+            continue
+        for a, b in spans:
             if a == 0 and b == len(body) - 1 and uniform == {want}:
                 out.append(Choice(role, want, None, None))
                 covered |= {t.name for t in tensors}
@@ -222,6 +249,8 @@ def _filter_key(f: Layers | None) -> tuple:
         return (0, 0)
     if f.kind == "trunk":
         return (1, -1)
+    if f.kind == "every":
+        return (1, f.b)
     return (2, 0) if f.kind == "mtp" else (1, f.a if f.kind != "last" else 1 << 30)
 
 

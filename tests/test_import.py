@@ -14,6 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recipec import fixtures
 from recipec.api import compile_recipe
@@ -114,6 +116,38 @@ def test_a_last_filter_next_to_another_type_is_written_as_a_range(tmp_path):
     final = changed(m, "Q4_K_M", {**{f"blk.{i}.ffn_gate.weight": "Q8_0" for i in range(12, 17)},
                                   **{f"blk.{i}.ffn_gate.weight": "Q6_K" for i in range(2)}})
     assert round_trip(tmp_path, m, final)[2:] == ["pin     ffn_gate@12..16 Q8_0", "pin     ffn_gate@first 2 Q6_K"]
+
+
+def test_odd_and_even_layers_are_strides(tmp_path):
+    # llama.cpp's README example: attn_k of odd layers Q5_K, attn_q of even layers Q3_K
+    m = spec_model("llama_gqa8_17")
+    final = changed(m, "Q4_K_M", {**{f"blk.{i}.attn_k.weight": "Q5_K" for i in range(1, 17, 2)},
+                                  **{f"blk.{i}.attn_q.weight": "Q3_K" for i in range(0, 17, 2)}})
+    assert round_trip(tmp_path, m, final)[2:] == ["pin     attn_k@every 2 from 1 Q5_K", "pin     attn_q@every 2 Q3_K"]
+
+
+def test_a_stride_starts_where_it_must(tmp_path):
+    m = spec_model("llama_gqa8_17")
+    # every 4th layer from 4 (layer 0 keeps the stock type, so `every 4` would be wrong)
+    final = changed(m, "Q4_K_M", {f"blk.{i}.ffn_up.weight": "Q5_K" for i in (4, 8, 12, 16)})
+    assert round_trip(tmp_path, m, final)[2:] == ["pin     ffn_up@every 4 from 4 Q5_K"]
+    final = changed(m, "Q4_K_M", {f"blk.{i}.attn_output.weight": "Q5_K" for i in (2, 5, 8, 11, 14)})
+    assert round_trip(tmp_path, m, final)[2:] == ["pin     attn_output@every 3 from 2 Q5_K"]
+    # attn_v of odd layers Q6_K: the stock mix has Q6_K at 0 1 4 7 10 13 14 15 16 already, so two
+    # ranges through those name the four layers that change (3, 5, 9, 11); a stride replaces three or more
+    final = changed(m, "Q4_K_M", {f"blk.{i}.attn_v.weight": "Q6_K" for i in range(1, 17, 2)})
+    assert round_trip(tmp_path, m, final)[2:] == ["pin     attn_v@3..5 attn_v@9..11 Q6_K"]
+
+
+def test_no_stride_when_one_layer_breaks_it_or_ranges_are_fewer(tmp_path):
+    m = spec_model("llama_gqa8_17")
+    # layer 9 of the odd ones keeps Q4_K: no stride names the others without it
+    final = changed(m, "Q4_K_M", {f"blk.{i}.attn_k.weight": "Q5_K" for i in (1, 3, 5, 7, 11, 13, 15)})
+    assert round_trip(tmp_path, m, final)[2:] == [
+        "pin     attn_k@1 attn_k@3 attn_k@5 attn_k@7 attn_k@11 attn_k@13 attn_k@15 Q5_K"]
+    # two ranges stay two ranges
+    final = changed(m, "Q4_K_M", {f"blk.{i}.ffn_up.weight": "Q5_K" for i in (4, 8)})
+    assert round_trip(tmp_path, m, final)[2:] == ["pin     ffn_up@4 ffn_up@8 Q5_K"]
 
 
 def test_a_glob_for_a_whole_family_with_the_base_given(tmp_path):
@@ -278,6 +312,9 @@ HAND_WRITTEN = [  # (kind, FTYPE, --tensor-type rules, the statements the file i
     # the fixture's trunk is blocks 0 and 1 (block 2 is its MTP block): [01] is `@trunk`
     ("qwen35moe", "IQ4_XS", [r"blk\.2\.=q6_k", r"^output\.weight$=q8_0", r"blk\.[01]\.ffn_.*_exps=q5_k"],
      ["pin     output Q8_0", "pin     ffn_*_exps@trunk Q5_K", "mtp     keep Q6_K"]),
+    # llama.cpp's README: attn_k of odd layers Q5_K, attn_q of even layers Q3_K
+    ("llama_gqa8_17", "Q4_K_M", [r"\.(\d*[13579])\.attn_k=q5_k", r"\.(\d*[02468])\.attn_q=q3_k"],
+     ["pin     attn_k@every 2 from 1 Q5_K", "pin     attn_q@every 2 Q3_K"]),
     ("deepseek2", "Q5_K_M", [r"blk\.0\.=q8_0", "ffn_down_exps=q6_k"],
      ["pin     attn_*@0 Q8_0", "pin     ffn_down ffn_gate ffn_up Q8_0", "pin     ffn_down_exps Q6_K"]),
 ]
@@ -313,3 +350,24 @@ def test_stock_run_with_the_mtp_block_pruned_is_base_and_mtp_drop(tmp_path, fixt
     rc, _, err = recipec_cli("import", str(rules), "--model", str(model), "-o", str(out))
     assert rc == 0, err
     assert body(out.read_text()) == ["arch    qwen35moe", "base    Q4_K_M", "mtp     drop"]
+
+
+# --- random strides and ranges: the imported recipe compiles back to every tensor's type ------------
+
+_HEAVY = bool(__import__("os").environ.get("RECIPEC_HEAVY"))
+_ROLES = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_up", "ffn_down", "ffn_gate")
+
+
+@settings(max_examples=600 if _HEAVY else 60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rules=st.lists(st.tuples(st.sampled_from(_ROLES), st.integers(1, 6), st.integers(0, 8), st.integers(0, 16),
+                                st.sampled_from(("Q3_K", "Q5_K", "Q6_K", "Q8_0"))), min_size=1, max_size=5))
+def test_random_strides_and_ranges_round_trip(tmp_path_factory, rules):
+    """Rules applied in order (role, step, start, last layer, type) on the stock mix, as a rule list
+    would: the import is lint-clean, in fmt's layout, and compiles back to exactly those types."""
+    m = spec_model("llama_gqa8_17")
+    final = stock_types(m, "Q4_K_M")
+    for role, step, start, last, typ in rules:
+        for i in range(start, last + 1, step):
+            final[f"blk.{i}.{role}.weight"] = typ
+    round_trip(tmp_path_factory.mktemp("strides"), m, final)
