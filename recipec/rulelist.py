@@ -22,6 +22,7 @@ from pathlib import Path
 from recipec import ggml
 from recipec.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from recipec.matcher import PatternError, Rule, compile_pattern
+from recipec.shellvars import Variable, read_assignment, reference, referenced
 from recipec.shellwords import Word, shell_words
 from recipec.source import SourceFile, Span
 
@@ -120,6 +121,12 @@ class _State:
     commands: int = 0
     file_format_notes: set = field(default_factory=set)
     comment_lines: bool = False
+    variables: dict[str, Variable] = field(default_factory=dict)  # shell variables assigned so far
+    expanded: dict[Span, Variable] = field(default_factory=dict)  # command words that were `"$NAME"`
+    used: set = field(default_factory=set)  # variables a command (or a `$(…)` it uses) reads
+    expands: frozenset = frozenset()  # every name the file expands somewhere
+    unclosed: set = field(default_factory=set)  # openings of assignments that never close
+    read_spans: set = field(default_factory=set)  # command words replaced by a variable's value
 
     def note(self, code: str, message: str, span: Span | None, hint: str | None = None, severity=None) -> None:
         self.diags.append(Diagnostic(code, message, span, hint, severity=severity))
@@ -128,7 +135,7 @@ class _State:
 def parse_rule_list(source: SourceFile) -> RuleList:
     """SOURCE read as a rule list or pasted command; raises DiagnosticError (S208, Q203) when it
     cannot be read, with every such problem found."""
-    st = _State(source)
+    st = _State(source, expands=referenced(source.text))
     lines = source.text.splitlines()
     i = 0
     while i < len(lines):
@@ -137,19 +144,24 @@ def parse_rule_list(source: SourceFile) -> RuleList:
             if text:
                 st.comment_lines = True
             i += 1
+        elif (after := _assignment(lines, i, st)) is not None:
+            i = after
         elif _is_command(text):
             cmd = shell_words(source.path, lines, i)
             i = cmd.next_line
+            words = [x for w in cmd.words for x in _expand(w, st)]
             for w in cmd.expansions:
-                st.note("S212", f"`{w.raw}` holds a shell expansion: recipec reads it as written, the shell "
-                        "would expand it first", w.span)
+                if w.span not in st.read_spans:
+                    st.note("S212", f"`{w.raw}` holds a shell expansion: recipec reads it as written, the "
+                            "shell would expand it first", w.span)
             if cmd.stopped_at is not None:
                 st.note("S212", f"ignored from `{cmd.stopped_text[:40]}`: redirections, pipes and further "
                         "commands are not llama-quantize's arguments", cmd.stopped_at)
-            _read_command(cmd.words, st)
+            _read_command(words, st)
         else:
             _read_token_line(lines[i], i + 1, st)
             i += 1
+    _unused_rule_variables(st)
     if st.commands > 1:
         st.bad.append(Diagnostic("S208", f"{source.path} holds {st.commands} llama-quantize commands",
                                  Span.of_file(source.path), hint="simulate one command at a time"))
@@ -293,8 +305,13 @@ def _option(words: list[Word], k: int, st: _State) -> int:
     elif name == "--custom-q":
         st.note("S212", "--custom-q is ik_llama.cpp's option: its rules are simulated as mainline "
                 "--tensor-type options", w.span, hint="mainline llama-quantize takes each rule as --tensor-type")
-        for item, offset in _split_commas(value.text):
-            _add_rule(st, item, _value_span(value, item, offset), "--custom-q")
+        var = st.expanded.get(value.span)
+        if var is not None and len(var.segments) > 1 and var.via is None:
+            st.note("S212", f"`{value.raw}` passes the lines of `{var.name}` as they are, new lines and `#` "
+                    "lines included; model cards join its rules with commas first (grep -v '^#' | sed …): "
+                    "recipec reads them as that would", value.span)
+        for item, span in _value_items(value, st):
+            _add_rule(st, item, span, "--custom-q")
     elif name in FORK_VALUE_OPTIONS or name in FORK_FLAG_OPTIONS:
         st.note("S213", f"`{name}` is an ik_llama.cpp option; mainline llama-quantize rejects it "
                 "(it prints its usage and exits)", w.span)
@@ -322,6 +339,77 @@ def _looks_like_value(words: list[Word], k: int) -> bool:
     return k + 2 < len(words) and re.fullmatch(r"[+-]?\d+(\.\d*)?", text) is not None
 
 
+def _value_items(value: Word, st: _State) -> list[tuple[str, Span]]:
+    """The PATTERN=TYPE items of an option's VALUE, split at commas, each with where it was written
+    (in a variable's assignment when VALUE was `"$NAME"`: its lines, `#` lines dropped)."""
+    var = st.expanded.get(value.span)
+    if var is None:
+        return [(item, _value_span(value, item, offset)) for item, offset in _split_commas(value.text)]
+    return _variable_items(var)
+
+
+def _variable_items(var: Variable) -> list[tuple[str, Span]]:
+    """The rules of VAR's lines: split at white space and commas; `#` starts a comment."""
+    out = []
+    for seg in var.segments:
+        for m in re.finditer(r"\S+", seg.text):
+            tok = m.group()
+            if tok.startswith("#"):
+                break
+            for item, offset in _split_commas(tok):
+                at = seg.col + m.start() + offset
+                exact = seg.raw == seg.text
+                out.append((item, Span(var.span.file, seg.line, at if exact else seg.col, seg.line,
+                                       at + len(item) if exact else seg.col + len(seg.raw))))
+    return out
+
+
+def _assignment(lines: list[str], i: int, st: _State) -> int | None:
+    """A shell variable assigned at LINES[I] (kept for the command that uses it): the index of the
+    line after it, or None when the line is no assignment on its own."""
+    got = read_assignment(st.source.path, lines, i, st.variables, st.expands, st.unclosed)
+    if got is None:
+        return None
+    var, after = got
+    if var.via is not None and var.segments is None:
+        st.note("S212", f"`{var.name}` is set by a command recipec does not run: its value is unknown", var.via)
+    elif var.via is not None:
+        source = st.variables[var.reads]
+        whose = "its lines" if var.reads == var.name else f"the lines of `{var.reads}`"
+        st.note("S212", f"`$(…)` is not run: recipec reads `{var.name}` as {whose} assigned at line "
+                f"{source.span.line}, a rule list (`#` lines dropped, rules separated by new lines or commas)",
+                var.via, hint="check that the pipeline does no more than that")
+    st.variables[var.name] = var
+    return after
+
+
+def _expand(w: Word, st: _State) -> list[Word]:
+    """W, or the value of the variable it names (`"$NAME"`: one word; `$NAME`: split at white space)."""
+    ref = reference(w.raw)
+    var = st.variables.get(ref[0]) if ref else None
+    if var is None or var.segments is None:
+        return [w]
+    st.used.update(n for n in (var.name, var.reads) if n)
+    st.read_spans.add(w.span)
+    if ref[1]:
+        st.expanded[w.span] = var
+        return [Word(var.text, w.raw, w.span)]
+    return [Word(part, w.raw, w.span) for part in var.text.split()]
+
+
+def _unused_rule_variables(st: _State) -> None:
+    """Variables holding nothing but rules that no command passes on: read as a list, in order."""
+    for var in st.variables.values():
+        if var.name in st.used or var.via is not None or var.segments is None:
+            continue
+        items = _variable_items(var)
+        if items and all("=" in item and not item.startswith("-") for item, _ in items):
+            st.note("S212", f"`{var.name}` is not passed to a llama-quantize command here: its rules are "
+                    "read as a list", var.span)
+            for item, span in items:
+                _add_rule(st, item, span, "list")
+
+
 def _value_span(value: Word, item: str, offset: int) -> Span:
     """Where ITEM (at OFFSET in VALUE's text) was written: exact when the raw text holds it."""
     s = value.span
@@ -334,12 +422,12 @@ def _value_span(value: Word, item: str, offset: int) -> Span:
 def _mainline_option(name: str, value: Word | None, w: Word, st: _State) -> None:
     o = st.opts
     if name == "--tensor-type":
-        items = _split_commas(value.text)
+        items = _value_items(value, st)
         if len(items) > 1:
             st.note("S213", f"llama-quantize reads `{value.text}` as one rule whose type runs to the end: "
                     "give each rule its own --tensor-type", value.span)
-        for item, offset in items or [(value.text, 0)]:
-            _add_rule(st, item, _value_span(value, item, offset), "--tensor-type")
+        for item, span in items or [(value.text, value.span)]:
+            _add_rule(st, item, span, "--tensor-type")
         return
     st.applied.append((name if value is None else f"{name} {value.raw}", w.span))
     if name == "--tensor-type-file":

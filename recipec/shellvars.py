@@ -1,0 +1,166 @@
+"""Shell variables of a pasted script, as model cards use them to hold a rule list:
+
+    custom="
+    # Attention
+    blk\\..*\\.attn_q_b\\.weight=q8_0
+    ...
+    "
+    custom=$(echo "$custom" | grep -v '^#' | sed -Ez 's:\\n+:,:g;s:,$::;s:^,::')
+    llama-quantize --custom-q "$custom" ... input.gguf output.gguf IQ4_XS
+
+An assignment (`NAME=VALUE`, `export NAME=VALUE`; the value quoted over several lines or one plain
+word, nothing after it) is read with its lines and where each was written. A reassignment by a
+command substitution (`NAME=$(…)`) is not run: when it reads exactly one known variable it stands
+for that variable's lines (callers read them as a rule list: `#` lines dropped, rules separated by
+new lines or commas, which is what the pipeline above does); otherwise its value is unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from recipec.source import Span
+
+ASSIGNMENT = re.compile(r"^(\s*)(?:(?:export|local|declare|readonly)\s+)?([A-Za-z_][A-Za-z0-9_]*)=")
+_REFERENCE = re.compile(r'^(")?\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})(")?$')
+_USES = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
+_DQ_ESCAPES = frozenset('$`"\\')
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One line of a value: TEXT as the shell keeps it, RAW as written, starting at LINE:COL."""
+
+    text: str
+    raw: str
+    line: int
+    col: int  # 1-based column of RAW's first character
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A variable's value by lines (None: not known, e.g. set by a command that is not run)."""
+
+    name: str
+    segments: tuple[Segment, ...] | None
+    span: Span  # the assignment's first line
+    via: Span | None = None  # a `$(…)` reassignment taken to keep the value it reads
+    reads: str | None = None  # the variable that `$(…)` reads
+
+    @property
+    def text(self) -> str:
+        return "\n".join(s.text for s in self.segments or ())
+
+
+def reference(raw: str) -> tuple[str, bool] | None:
+    """The variable a word written as RAW consists of (`$X`, `${X}`, `"$X"`, `"${X}"`) and whether
+    it is quoted (unquoted, the shell splits its value into words), or None."""
+    m = _REFERENCE.match(raw)
+    if not m or bool(m.group(1)) != bool(m.group(4)):
+        return None
+    return m.group(2) or m.group(3), bool(m.group(1))
+
+
+def referenced(text: str) -> frozenset[str]:
+    """The names TEXT expands anywhere (`$NAME`, `${NAME}`)."""
+    return frozenset(a or b for a, b in _USES.findall(text))
+
+
+def read_assignment(path: str, lines: list[str], i: int, known: dict[str, Variable],
+                    used: frozenset[str], unclosed: set[str]) -> tuple[Variable, int] | None:
+    """The assignment starting at LINES[I] (0-based) and the index of the line after it; None when
+    the line is not an assignment alone (`CUDA_VISIBLE_DEVICES=0 llama-quantize …` is a command).
+    A plain `NAME=WORD` counts only when the file expands NAME (USED): otherwise it is the rule
+    `attn_v=q8_0` of a token list. UNCLOSED remembers the openings (a quote, `$(`) that found no
+    end before the end of the file, so a file of unclosed openings is read in linear time."""
+    m = ASSIGNMENT.match(lines[i])
+    if not m:
+        return None
+    name, at = m.group(2), m.end()
+    span = Span(path, i + 1, len(m.group(1)) + 1, i + 1, len(lines[i].rstrip()) + 1)
+    rest = lines[i][at:]
+    if rest.startswith(("'", '"')):
+        got = None if rest[0] in unclosed else _quoted(lines, i, at)
+        if got is None:
+            unclosed.add(rest[0])
+            return None
+        segments, end_line, after = got
+        if not _nothing_after(lines[end_line][after:]):
+            return None
+        return Variable(name, tuple(segments), span), end_line + 1
+    if rest.startswith("$("):
+        end = None if "$(" in unclosed else _substitution_end(lines, i, at + 2)
+        if end is None:
+            unclosed.add("$(")
+            return None
+        end_line, after = end
+        if not _nothing_after(lines[end_line][after:]):
+            return None
+        body = "\n".join([lines[i][at:]] + lines[i + 1:end_line + 1])
+        read = {a or b for a, b in _USES.findall(body)} & set(known)
+        via = Span(path, i + 1, at + 1, end_line + 1, after + 1)
+        if len(read) == 1:
+            source = known[read.pop()]
+            return Variable(name, source.segments, span, via, source.name), end_line + 1
+        return Variable(name, None, span, via), end_line + 1
+    word = rest.split("#", 1)[0].strip() if not rest.startswith("#") else ""
+    if name not in used or " " in word or "\t" in word or "$" in word or "`" in word:
+        return None
+    return Variable(name, (Segment(word, word, i + 1, at + 1),), span), i + 1
+
+
+def _nothing_after(text: str) -> bool:
+    text = text.strip()
+    return not text or text.startswith("#")
+
+
+def _quoted(lines: list[str], i: int, at: int) -> tuple[list[Segment], int, int] | None:
+    """The lines of the quoted value opening at LINES[I][AT]: (segments, its last line, the index
+    after the closing quote); None when the quote never closes."""
+    quote = lines[i][at]
+    segments: list[Segment] = []
+    line, k = i, at + 1
+    while line < len(lines):
+        text, raw_start, chars = lines[line], k, []
+        while k < len(text):
+            c = text[k]
+            if c == quote:
+                segments.append(Segment("".join(chars), text[raw_start:k], line + 1, raw_start + 1))
+                return segments, line, k + 1
+            if quote == '"' and c == "\\" and k + 1 < len(text) and text[k + 1] in _DQ_ESCAPES:
+                k += 1
+                c = text[k]
+            chars.append(c)
+            k += 1
+        segments.append(Segment("".join(chars), text[raw_start:], line + 1, raw_start + 1))
+        line, k = line + 1, 0
+    return None
+
+
+def _substitution_end(lines: list[str], i: int, k: int) -> tuple[int, int] | None:
+    """Where the `$(` before LINES[I][K] closes: (line index, index after `)`); quotes and nested
+    parentheses counted. None when it never closes."""
+    depth, quote, line = 1, "", i
+    while line < len(lines):
+        text = lines[line]
+        while k < len(text):
+            c = text[k]
+            if quote:
+                if c == quote:
+                    quote = ""
+                elif c == "\\" and quote == '"':
+                    k += 1
+            elif c in "'\"":
+                quote = c
+            elif c == "\\":
+                k += 1
+            elif c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+                if depth == 0:
+                    return line, k + 1
+            k += 1
+        line, k = line + 1, 0
+    return None
