@@ -72,6 +72,9 @@ _NOT_TYPES = {
     "--exclude-weights": "limits which tensors get imatrix data; types are simulated as with an imatrix "
                          "(they differ only if no entry is left)",
 }
+# Words that open a shell loop, condition or function: the arguments they build are not known.
+_SHELL_KEYWORDS = {"for": "loop", "while": "loop", "until": "loop", "select": "loop",
+                   "if": "condition", "case": "condition", "function": "function"}
 _COMMAND_WORD = re.compile(r"(^|[/\\])(llama-)?quantize(\.exe)?$")
 
 
@@ -125,6 +128,7 @@ class _State:
     expanded: dict[Span, Variable] = field(default_factory=dict)  # command words that were `"$NAME"`
     used: set = field(default_factory=set)  # variables a command (or a `$(…)` it uses) reads
     expands: frozenset = frozenset()  # every name the file expands somewhere
+    has_command: bool = False  # the file holds a llama-quantize command (its other lines are a script)
     unclosed: set = field(default_factory=set)  # openings of assignments that never close
     read_spans: set = field(default_factory=set)  # command words replaced by a variable's value
 
@@ -135,7 +139,7 @@ class _State:
 def parse_rule_list(source: SourceFile) -> RuleList:
     """SOURCE read as a rule list or pasted command; raises DiagnosticError (S208, Q203) when it
     cannot be read, with every such problem found."""
-    st = _State(source, expands=referenced(source.text))
+    st = _State(source, expands=referenced(source.text), has_command=_has_command(source.text))
     lines = source.text.splitlines()
     i = 0
     while i < len(lines):
@@ -158,6 +162,18 @@ def parse_rule_list(source: SourceFile) -> RuleList:
                 st.note("S212", f"ignored from `{cmd.stopped_text[:40]}`: redirections, pipes and further "
                         "commands are not llama-quantize's arguments", cmd.stopped_at)
             _read_command(words, st)
+        elif st.has_command and text.split(None, 1)[0] in _SHELL_KEYWORDS:
+            # the rules a loop or condition builds are unknown: simulating without them would mislead
+            st.bad.append(Diagnostic("S208", f"`{text[:40]}` is a shell {_SHELL_KEYWORDS[text.split(None, 1)[0]]}: "
+                                     "recipec does not run it, so the arguments it builds are unknown",
+                                     _span(st, i + 1, len(lines[i]) - len(lines[i].lstrip()) + 1, text),
+                                     hint="paste the rules as --tensor-type options, or as a list of "
+                                          "PATTERN=TYPE lines"))
+            i += 1
+        elif st.has_command and "=" not in text.split("#", 1)[0]:
+            st.note("S212", f"ignored: `{text[:40]}` is a line of the script, not llama-quantize's arguments "
+                    "or a rule", _span(st, i + 1, len(lines[i]) - len(lines[i].lstrip()) + 1, text))
+            i += 1
         else:
             _read_token_line(lines[i], i + 1, st)
             i += 1
@@ -178,6 +194,17 @@ def parse_rule_list(source: SourceFile) -> RuleList:
                     o.get("token"), o.get("output"), bool(o.get("leave")), bool(o.get("pure")),
                     o.get("imatrix"), tuple(o.get("prune", ())), o.get("prune_span"), tuple(st.applied),
                     tuple(st.diags))
+
+
+def _has_command(text: str) -> bool:
+    """Whether TEXT holds a llama-quantize command (a word naming it outside a comment)."""
+    for line in text.splitlines():
+        for w in line.split():
+            if w.startswith("#"):
+                break
+            if _COMMAND_WORD.search(w):
+                return True
+    return False
 
 
 def _is_command(text: str) -> bool:
@@ -367,10 +394,12 @@ def _variable_items(var: Variable) -> list[tuple[str, Span]]:
 def _assignment(lines: list[str], i: int, st: _State) -> int | None:
     """A shell variable assigned at LINES[I] (kept for the command that uses it): the index of the
     line after it, or None when the line is no assignment on its own."""
-    got = read_assignment(st.source.path, lines, i, st.variables, st.expands, st.unclosed)
+    got = read_assignment(st.source.path, lines, i, st.variables, st.unclosed)
     if got is None:
         return None
     var, after = got
+    if var.plain and var.name not in st.expands and (not st.has_command or _type_word(var.text)):
+        return None  # `attn_v=q8_0`: a rule of a token list
     if var.via is not None and var.segments is None:
         st.note("S212", f"`{var.name}` is set by a command recipec does not run: its value is unknown", var.via)
     elif var.via is not None:
@@ -381,6 +410,11 @@ def _assignment(lines: list[str], i: int, st: _State) -> int | None:
                 var.via, hint="check that the pipeline does no more than that")
     st.variables[var.name] = var
     return after
+
+
+def _type_word(text: str) -> bool:
+    """Whether TEXT names a ggml type (mainline or ik_llama.cpp's), as the type of a rule does."""
+    return ggml.canonical_type(text) is not None or is_fork_type(text)
 
 
 def _expand(w: Word, st: _State) -> list[Word]:

@@ -47,6 +47,7 @@ class Variable:
     span: Span  # the assignment's first line
     via: Span | None = None  # a `$(…)` reassignment taken to keep the value it reads
     reads: str | None = None  # the variable that `$(…)` reads
+    plain: bool = False  # `NAME=WORD` with no quotes and no keyword: it could be a rule `attn_v=q8_0`
 
     @property
     def text(self) -> str:
@@ -68,10 +69,10 @@ def referenced(text: str) -> frozenset[str]:
 
 
 def read_assignment(path: str, lines: list[str], i: int, known: dict[str, Variable],
-                    used: frozenset[str], unclosed: set[str]) -> tuple[Variable, int] | None:
+                    unclosed: set[str]) -> tuple[Variable, int] | None:
     """The assignment starting at LINES[I] (0-based) and the index of the line after it; None when
     the line is not an assignment alone (`CUDA_VISIBLE_DEVICES=0 llama-quantize …` is a command).
-    A plain `NAME=WORD` counts only when the file expands NAME (USED): otherwise it is the rule
+    A plain `NAME=WORD` comes back marked `plain`: the caller decides whether it is the rule
     `attn_v=q8_0` of a token list. UNCLOSED remembers the openings (a quote, `$(`) that found no
     end before the end of the file, so a file of unclosed openings is read in linear time."""
     m = ASSIGNMENT.match(lines[i])
@@ -105,9 +106,10 @@ def read_assignment(path: str, lines: list[str], i: int, known: dict[str, Variab
             return Variable(name, source.segments, span, via, source.name), end_line + 1
         return Variable(name, None, span, via), end_line + 1
     word = rest.split("#", 1)[0].strip() if not rest.startswith("#") else ""
-    if name not in used or " " in word or "\t" in word or "$" in word or "`" in word:
+    if " " in word or "\t" in word or "$" in word or "`" in word:
         return None
-    return Variable(name, (Segment(word, word, i + 1, at + 1),), span), i + 1
+    keyword = lines[i][len(m.group(1)):].split(None, 1)[0] in ("export", "local", "declare", "readonly")
+    return Variable(name, (Segment(word, word, i + 1, at + 1),), span, plain=not keyword), i + 1
 
 
 def _nothing_after(text: str) -> bool:

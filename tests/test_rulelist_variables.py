@@ -133,3 +133,68 @@ def test_a_plain_name_equals_word_is_a_rule_unless_the_file_expands_it():
     except Exception as exc:  # DiagnosticError
         err = exc
     assert err is not None and [d.code for d in err.diagnostics] == ["S208"]
+
+
+MAINLINE = r'''#!/usr/bin/env bash
+set -euo pipefail
+# the rules in variables, as a card's script keeps them; run by bash in the test, read by recipec
+attn="blk\.[0-9]*\.attn_v\.weight=q8_0"
+down='ffn_down=q6_k'
+EXTRA="--tensor-type blk\.1\.ffn_up=q5_k --output-tensor-type q8_0"
+MODEL=in.gguf
+llama-quantize \
+    --tensor-type "$attn" --tensor-type "${down}" $EXTRA \
+    "$MODEL" out.gguf Q4_K_M 2
+'''
+
+
+@pytest.mark.llama
+@pytest.mark.parametrize("kind", ["llama", "llama_gqa8_17"])
+def test_variables_agree_with_the_real_dry_run(kind, fixture_model, llama_quantize, tmp_path):
+    from tests.test_quantize_e2e import dry_run_types
+
+    model = fixture_model(kind)
+    script = tmp_path / "card.sh"
+    script.write_text(MAINLINE)
+    # bash runs the script itself; llama-quantize is a shim adding --dry-run, the input the fixture
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "llama-quantize"
+    shim.write_text(f'#!/bin/sh\nexec "{llama_quantize}" --dry-run "$@"\n')
+    shim.chmod(0o755)
+    (tmp_path / "in.gguf").symlink_to(model)
+    proc = subprocess.run(["bash", str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin", "GGML_NO_BACKTRACE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    real = dry_run_types(proc.stdout + proc.stderr)
+    rc, out, err = recipec_cli("simulate", str(script), "--model", str(model), "--format", "json")
+    assert rc in (0, 1), err
+    doc = __import__("json").loads(out)
+    assert {t["name"]: t["type"] for t in doc["tensors"]} == real
+    assert len(real) == len(doc["tensors"])
+    by = {t["name"]: t["decided_by"] for t in doc["tensors"]}
+    assert by["output.weight"] != "mixture" and by["blk.1.ffn_up.weight"] != "mixture", by
+    assert sum(v.startswith("rule") for v in by.values()) >= 3, by  # every variable's rule took effect
+
+
+def test_the_rest_of_a_script_is_named_not_read_as_rules():
+    rl = read("#!/bin/bash\nset -euo pipefail\nexport CUDA_VISIBLE_DEVICES=0\ncd /models\n"
+              "OUT_DIR=/models/out\nllama-quantize --tensor-type attn_v=q8_0 in.gguf out.gguf Q6_K\n")
+    assert [(r.pattern, r.type) for r in rl.rules] == [("attn_v", "Q8_0")]
+    ignored = [d.span.line for d in rl.diagnostics if d.message.startswith("ignored: `")]
+    assert ignored == [2, 4]  # `set …` and `cd …`; the assignments are variables
+
+
+def test_a_token_list_that_mentions_the_tool_in_a_comment_is_still_a_list():
+    with pytest.raises(Exception) as info:
+        read("# for llama-quantize\nattn_v=q8_0\nstray\n")
+    assert [d.code for d in info.value.diagnostics if d.code == "S208"] == ["S208"]
+
+
+def test_a_loop_that_builds_the_arguments_is_one_clear_error():
+    text = ('rules="attn_v=q8_0 ffn_down=q6_k"\nargs=()\nfor r in $rules; do args+=(--tensor-type "$r"); done\n'
+            'llama-quantize "${args[@]}" in.gguf out.gguf Q4_K_M\n')
+    with pytest.raises(Exception) as info:
+        read(text)
+    bad = [d for d in info.value.diagnostics if d.code == "S208"]
+    assert [(d.span.line, d.span.col) for d in bad] == [(3, 1)] and "is a shell loop" in bad[0].message
