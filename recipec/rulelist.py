@@ -400,7 +400,7 @@ def _assignment(lines: list[str], i: int, st: _State) -> int | None:
     var, after = got
     if var.plain and var.name not in st.expands and (not st.has_command or _type_word(var.text)):
         return None  # `attn_v=q8_0`: a rule of a token list
-    if var.via is not None and var.segments is None:
+    if var.via is not None and not var.known:
         st.note("S212", f"`{var.name}` is set by a command recipec does not run: its value is unknown", var.via)
     elif var.via is not None:
         source = st.variables[var.reads]
@@ -418,14 +418,17 @@ def _type_word(text: str) -> bool:
 
 
 def _expand(w: Word, st: _State) -> list[Word]:
-    """W, or the value of the variable it names (`"$NAME"`: one word; `$NAME`: split at white space)."""
+    """W, or the value of the variable it names: an array's words (`"${ARGS[@]}"`, each where it
+    was written), a string as one word (`"$NAME"`) or split at white space (`$NAME`)."""
     ref = reference(w.raw)
-    var = st.variables.get(ref[0]) if ref else None
-    if var is None or var.segments is None:
-        return [w]
+    var = st.variables.get(ref.name) if ref else None
+    if var is None or not var.known or (var.words is not None and not ref.array):
+        return [w]  # unknown, or `$ARGS` of an array (its first element): read as written, and named
     st.used.update(n for n in (var.name, var.reads) if n)
     st.read_spans.add(w.span)
-    if ref[1]:
+    if var.words is not None:
+        return list(var.words)
+    if ref.quoted:
         st.expanded[w.span] = var
         return [Word(var.text, w.raw, w.span)]
     return [Word(part, w.raw, w.span) for part in var.text.split()]

@@ -148,14 +148,28 @@ llama-quantize \
 '''
 
 
+ARRAYS = r'''#!/usr/bin/env bash
+set -e
+ARGS=(
+  # attention and FFN outputs high
+  --tensor-type "blk\.[0-9]*\.attn_v\.weight=q8_0"   # V
+  --tensor-type 'ffn_down=q6_k'
+)
+ARGS+=(--output-tensor-type q8_0)
+declare -a MORE=(--tensor-type blk\\.1\\.ffn_up=q5_k)
+llama-quantize "${ARGS[@]}" "${MORE[@]}" in.gguf out.gguf Q4_K_M 2
+'''
+
+
 @pytest.mark.llama
 @pytest.mark.parametrize("kind", ["llama", "llama_gqa8_17"])
-def test_variables_agree_with_the_real_dry_run(kind, fixture_model, llama_quantize, tmp_path):
+@pytest.mark.parametrize("text", [MAINLINE, ARRAYS], ids=["strings", "arrays"])
+def test_variables_agree_with_the_real_dry_run(kind, text, fixture_model, llama_quantize, tmp_path):
     from tests.test_quantize_e2e import dry_run_types
 
     model = fixture_model(kind)
     script = tmp_path / "card.sh"
-    script.write_text(MAINLINE)
+    script.write_text(text)
     # bash runs the script itself; llama-quantize is a shim adding --dry-run, the input the fixture
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -198,3 +212,13 @@ def test_a_loop_that_builds_the_arguments_is_one_clear_error():
         read(text)
     bad = [d for d in info.value.diagnostics if d.code == "S208"]
     assert [(d.span.line, d.span.col) for d in bad] == [(3, 1)] and "is a shell loop" in bad[0].message
+
+
+def test_arrays_give_their_words_where_they_were_written():
+    text = ('ARGS=(\n  # high\n  --tensor-type "attn_v=q8_0"  # V\n  --pure\n)\nARGS+=(--tensor-type ffn_down=q6_k)\n'
+            'llama-quantize "${ARGS[@]}" in.gguf out.gguf Q4_K_M\n')
+    rl = read(text)
+    assert [(r.pattern, r.type) for r in rl.rules] == [("attn_v", "Q8_0"), ("ffn_down", "Q6_K")]
+    assert [str(e.span) for e in rl.entries] == ["card.sh:3:18", "card.sh:6:22"]
+    assert rl.pure and rl.ftype == "Q4_K_M"
+    assert not [d for d in rl.diagnostics if d.code != "S212" or "expansion" in d.message]
