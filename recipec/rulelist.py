@@ -161,6 +161,9 @@ def parse_rule_list(source: SourceFile) -> RuleList:
             if cmd.stopped_at is not None:
                 st.note("S212", f"ignored from `{cmd.stopped_text[:40]}`: redirections, pipes and further "
                         "commands are not llama-quantize's arguments", cmd.stopped_at)
+            if cmd.windows is not None:
+                st.note("S212", "a Windows command (a line continued by a backtick or a caret): its words are "
+                        "read as PowerShell and cmd.exe split them (quotes removed, backslashes kept)", cmd.windows)
             _read_command(words, st)
         elif st.has_command and text.split(None, 1)[0] in _SHELL_KEYWORDS:
             # the rules a loop or condition builds are unknown: simulating without them would mislead
@@ -169,6 +172,9 @@ def parse_rule_list(source: SourceFile) -> RuleList:
                                      _span(st, i + 1, len(lines[i]) - len(lines[i].lstrip()) + 1, text),
                                      hint="paste the rules as --tensor-type options, or as a list of "
                                           "PATTERN=TYPE lines"))
+            i += 1
+        elif text.startswith(("```", "~~~")):
+            st.note("S212", "ignored: a markdown code fence", _span(st, i + 1, 1, text))
             i += 1
         elif st.has_command and "=" not in text.split("#", 1)[0]:
             st.note("S212", f"ignored: `{text[:40]}` is a line of the script, not llama-quantize's arguments "

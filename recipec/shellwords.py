@@ -3,7 +3,8 @@
 POSIX quoting (single quotes literal; double quotes keep a backslash unless it escapes `$`, `` ` ``,
 `"`, `\\` or the newline; outside quotes a backslash escapes the next character), `\\` at the end of a
 line continues the command, a quoted newline stays in the word, `#` at the start of a word starts a
-comment. The command ends at the end of its last line or at `;`, `|`, `&`, `<`, `>` (what follows is
+comment. A Windows paste (a line continued by a lone `` ` `` as in PowerShell or `^` as in cmd.exe,
+or a `….exe` program) keeps its backslashes: they are path separators there. The command ends at the end of its last line or at `;`, `|`, `&`, `<`, `>` (what follows is
 not the program's arguments). Expansions (`$VAR`, `` `…` ``) are not performed: they are reported.
 """
 
@@ -37,15 +38,17 @@ class Command:
     stopped_at: Span | None = None  # where a `;`, `|`, `&`, `<` or `>` ended the arguments
     stopped_text: str = ""
     expansions: list[Word] = field(default_factory=list)  # words holding `$…` or backquotes
+    windows: Span | None = None  # a line continued by PowerShell's `` ` `` or cmd.exe's `^`
 
 
 class _Lexer:
-    def __init__(self, path: str, lines: list[str], first: int):
+    def __init__(self, path: str, lines: list[str], first: int, windows: bool = False):
         self.path, self.lines, self.i = path, lines, first
         self.out = Command()
         self.cur: list[str] = []
         self.start: tuple[int, int] | None = None  # (1-based line, 0-based column) of the word
         self.quote = ""
+        self.windows = windows  # PowerShell/cmd.exe: a backslash is a path separator, not an escape
         self.cont = False  # the current line ends in a continuation
 
     def run(self) -> Command:
@@ -84,12 +87,16 @@ class _Lexer:
                 self.out.stopped_text = line[k:].strip()
             elif c == "\\" and k + 1 == len(line):
                 return True
+            elif c in "`^" and k + 1 == len(line) and self.start is None:
+                # PowerShell's backtick or cmd.exe's caret continues a pasted Windows command
+                self.out.windows = Span(self.path, lineno, k + 1)
+                return True
             else:
                 if self.start is None:
                     self.start = (lineno, k)
                 if c in "'\"":
                     self.quote = c
-                elif c == "\\":
+                elif c == "\\" and not self.windows:
                     k += 1
                     self.cur.append(line[k])
                 else:
@@ -102,7 +109,7 @@ class _Lexer:
         c = line[k]
         if c == self.quote:
             self.quote = ""
-        elif self.quote == '"' and c == "\\" and k + 1 < len(line) and line[k + 1] in _DQ_ESCAPES:
+        elif self.quote == '"' and c == "\\" and not self.windows and k + 1 < len(line) and line[k + 1] in _DQ_ESCAPES:
             k += 1
             self.cur.append(line[k])
         elif self.quote == '"' and c == "\\" and k + 1 == len(line):  # `\` + newline: nothing
@@ -123,5 +130,9 @@ class _Lexer:
 
 
 def shell_words(path: str, lines: list[str], first: int) -> Command:
-    """The command that starts at LINES[FIRST] (0-based) of the file PATH."""
-    return _Lexer(path, lines, first).run()
+    """The command that starts at LINES[FIRST] (0-based) of the file PATH. A Windows paste (its
+    first line continued by a lone `` ` `` or `^`, or its program a `….exe`) keeps backslashes."""
+    line = lines[first].rstrip()
+    words = line.split()
+    windows = bool(words) and (line.endswith((" `", " ^", "\t`", "\t^")) or words[0].lower().endswith(".exe"))
+    return _Lexer(path, lines, first, windows).run()

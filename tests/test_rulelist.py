@@ -277,3 +277,22 @@ def test_the_target_bpw_card_command():
     assert rl.ftype == "Q3_K_M" and rl.ftype_written == "12"  # llama_ftype 12, read as a number
     assert rl.imatrix == "imatrix.gguf" and rl.entries == ()
     assert [d.message.split("`")[1] for d in rl.diagnostics] == ["--target-bpw", "--state-file"]
+
+
+# ----------------------------------------------------------------------------- pasted from elsewhere
+
+def test_a_markdown_fence_around_the_command_is_skipped():
+    rl = read("```bash\n./llama-quantize \\\n  --tensor-type attn_v=q8_0 \\\n  in.gguf out.gguf Q4_K_M\n```\n")
+    assert rules(rl) == [("attn_v", "Q8_0")] and rl.ftype == "Q4_K_M"
+    assert [(c, s) for c, s in codes(rl) if c != "S212"] == []
+    assert sum("markdown code fence" in d.message for d in rl.diagnostics) == 2
+
+
+@pytest.mark.parametrize("cont", ["`", "^"])
+def test_a_windows_command_keeps_its_backslashes(cont):
+    text = (f".\\llama-quantize.exe {cont}\r\n  --tensor-type \"blk\\.0\\.attn_v=q8_0\" {cont}\r\n"
+            f"  --imatrix C:\\models\\imatrix.gguf {cont}\r\n  C:\\models\\in.gguf out.gguf Q6_K 8\r\n")
+    rl = read(text, "quantize.ps1")
+    assert rules(rl) == [("blk\\.0\\.attn_v", "Q8_0")]
+    assert rl.imatrix == "C:\\models\\imatrix.gguf" and rl.ftype == "Q6_K"
+    assert [c for c, _ in codes(rl)] == ["S212"]  # says it read a Windows command
