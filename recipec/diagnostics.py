@@ -165,6 +165,8 @@ _CATALOGUE: list[Code] = [
          "a statement does not decide some tensors it selects: another statement wins there"),
     Code("R310", "layers-not-in-model", Severity.WARNING, Kind.FINDING,
          "a layer filter names layers the model's trunk does not have (they select nothing)"),
+    Code("R311", "theoretical-error-model", Severity.NOTE, Kind.FINDING,
+         "a budget was optimised with the theoretical error model: measure one for this model"),
     # --- emit / outputs (E4xx), verify and diff (V4xx) -------------------------------------------
     Code("E401", "output-unwritable", Severity.ERROR, Kind.INPUT, "the output directory cannot be written"),
     Code("E402", "check-differs", Severity.ERROR, Kind.FINDING, "the files on disk are not what compile would write"),

@@ -153,3 +153,20 @@ def test_measure_then_compile_with_the_measured_file(fixture_model, fixture_imat
             costs = sorted(o["cost"] for o in g["options"])
             want = sorted(te["energy"] * te["t2"][typ] for typ in te["t2"] if typ in [o["type"] for o in g["options"]])
             assert costs == pytest.approx(want)
+
+
+def test_a_budget_spent_by_the_theoretical_model_says_how_to_measure(llama, tmp_path):
+    path, model = llama
+    budget = _room_for_one(tmp_path, path)
+    (tmp_path / "t").mkdir()
+    rc, plan, err = _plan(tmp_path / "t", path, f"budget {budget} B\n")
+    assert rc == 0 and "R311" in err and "recipec measure" in err and ":3:1: R311 note" in err
+    assert not any("R311" in n or "theoretical error model" in n for n in plan["notes"])  # advice, not in the plan
+    f = tmp_path / "e.json"
+    f.write_text(_errors(model))
+    (tmp_path / "m").mkdir()
+    rc, _, err = _plan(tmp_path / "m", path, f"budget {budget} B\n", "--errors", str(f))
+    assert rc == 0 and "R311" not in err  # measured: nothing to say
+    (tmp_path / "n").mkdir()
+    rc, _, err = _plan(tmp_path / "n", path, "base Q4_K_M\n", ladder="Q4_K Q8_0")
+    assert rc == 0 and "R311" not in err  # no budget: no trade-off was made

@@ -71,5 +71,18 @@ def resolve(recipe: Recipe, model: ModelInfo, imatrix: ImatrixStats | None = Non
     stock = assemble.stock_entry(s, res, solved)
     plan = assemble.plan(recipe, s, entries, solved, lq, inputs, found, len(imatrix_files), stock)
     final = {n: replace(r, group=group_index.get(n)) for n, r in res.items()}
+    # advice, not a fact about the plan (which records its error model): kept out of the plan's notes
+    advice = [_unmeasured(recipe)] if solved.solver != "none" and s.errors is None else []
     return Resolution(plan=plan, model=s.out_model, tensors=final, groups=solved.groups,
-                      problem_groups=solved.decided, diagnostics=tuple(found))
+                      problem_groups=solved.decided, diagnostics=tuple(found) + tuple(advice))
+
+
+def _unmeasured(recipe: Recipe) -> Diagnostic:
+    """R311: the budget was spent by the theoretical error model."""
+    return Diagnostic(
+        "R311", "the budget was spent by the theoretical error model (2^(−2·bits per weight) × imatrix "
+        "energy), which does not know how much each tensor's error costs in output quality: on recipec's "
+        "quality bench its plans had more KL divergence than llama.cpp's stock mix of the same size at "
+        "three of four sizes (docs/quality.md)", recipe.budget.span,
+        hint="measure this model's errors: recipec measure MODEL.gguf --imatrix I --kld TEXT -o errors.json, "
+             "then compile with --errors errors.json")
