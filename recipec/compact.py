@@ -9,7 +9,8 @@ tensor of another wanted type, so their order never matters:
   `@A..B`, `@N`; no filter when every tensor of the role has the type, `@trunk` when every tensor
   but the MTP block's has it; `@mtp` for MTP blocks); where that takes three or more ranges, one
   stride instead (`@every N [from M]`) when a stride names every layer that needs the type and no
-  layer of the role that has another (odd and even layers, every 4th layer);
+  layer of the role that has another (odd and even layers, every 4th layer), written
+  `@full-attention` when it is a hybrid model's full-attention layers;
 * one statement per type and set of layer filters, naming every role that shares both, with a
   family of roles written as a glob (`attn_*`, `ffn_*_exps`) when the glob selects nothing else
   of another type;
@@ -35,18 +36,21 @@ from recipec.selectors import in_layers, layer_context, role_matches, select
 
 @dataclass(frozen=True)
 class Layers:
-    """A layer filter as recipec.selectors reads it (kind, a, b): first, last, range, one, every
-    (a the step, b the first layer), trunk or mtp."""
+    """A layer filter as recipec.selectors reads it (kind, a, b, items): first, last, range, one,
+    every (a the step, b the first layer), list, full-attention, trunk or mtp."""
 
     kind: str
     a: int | None = None
     b: int | None = None
+    items: tuple[int, ...] = ()  # a list's layers
 
     def __str__(self) -> str:
         if self.kind == "every":
             return f"every {self.a}" + (f" from {self.b}" if self.b else "")
+        if self.kind == "list":
+            return ",".join(map(str, self.items))
         return {"first": f"first {self.a}", "last": f"last {self.a}", "range": f"{self.a}..{self.b}",
-                "one": f"{self.a}", "mtp": "mtp", "trunk": "trunk"}[self.kind]
+                "one": f"{self.a}", "mtp": "mtp", "trunk": "trunk", "full-attention": "full-attention"}[self.kind]
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,8 @@ def _filters(layers: Sequence[int], a: int, b: int, trunk: int) -> tuple[Layers,
 
 
 def _role_choices(role: str, tensors: Sequence[TensorInfo], final: Mapping[str, str],
-                  start: Mapping[str, str], trunk: int) -> tuple[list[Choice], set[str]]:
+                  start: Mapping[str, str], trunk: int,
+                  full_attention: frozenset[int] | None = None) -> tuple[list[Choice], set[str]]:
     """One role's choices outside the MTP blocks, and the MTP tensors a bare selector covers."""
     out: list[Choice] = []
     covered: set[str] = set()
@@ -154,8 +159,11 @@ def _role_choices(role: str, tensors: Sequence[TensorInfo], final: Mapping[str, 
     for want in sorted({x for x, k in zip(types, need) if k}):
         spans = intervals(types, need, want)
         every = stride(layers, types, need, want) if len(spans) > 2 else None
-        if every is not None:  # lint reads strides exactly: the filter as written is the exact one
-            out.append(Choice(role, want, every, every))
+        if every is not None:
+            named = full_attention is not None and frozenset(range(every.b, trunk, every.a)) == full_attention
+            # exact: the role's layers it names (lint, which has no model, cannot bound a stride)
+            exact = Layers("list", items=tuple(x for x in layers if x >= every.b and (x - every.b) % every.a == 0))
+            out.append(Choice(role, want, Layers("full-attention") if named else every, exact))
             continue
         for a, b in spans:
             if a == 0 and b == len(body) - 1 and uniform == {want}:
@@ -189,8 +197,10 @@ def deviations(model: ModelInfo, final: Mapping[str, str], start: Mapping[str, s
     for t in quantized_tensors(model):
         by_role.setdefault(t.role, []).append(t)
     out: list[Choice] = []
+    ctx = layer_context(model)
+    hybrid = frozenset(ctx.full_attention) if ctx.recurrent else None  # a stride that is the model's own set
     for role, tensors in by_role.items():
-        choices, covered = _role_choices(role, tensors, final, start, model.trunk_layers)
+        choices, covered = _role_choices(role, tensors, final, start, model.trunk_layers, hybrid)
         out += choices + _mtp_choices(role, tensors, final, start, covered)
     return out
 
@@ -251,6 +261,10 @@ def _filter_key(f: Layers | None) -> tuple:
         return (1, -1)
     if f.kind == "every":
         return (1, f.b)
+    if f.kind == "full-attention":
+        return (1, -1)
+    if f.kind == "list":
+        return (1, f.items[0])
     return (2, 0) if f.kind == "mtp" else (1, f.a if f.kind != "last" else 1 << 30)
 
 

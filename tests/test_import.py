@@ -139,6 +139,24 @@ def test_a_stride_starts_where_it_must(tmp_path):
     assert round_trip(tmp_path, m, final)[2:] == ["pin     attn_v@3..5 attn_v@9..11 Q6_K"]
 
 
+def test_a_stride_that_is_the_full_attention_layers_is_written_so(tmp_path):
+    m = hybrid_model()  # full attention at 3, 7, 11; MTP block 12
+    final = changed(m, "Q4_K_M", {f"blk.{i}.ffn_up_exps.weight": "Q8_0" for i in (3, 7, 11)})
+    assert round_trip(tmp_path, m, final)[2:] == ["pin     ffn_up_exps@full-attention Q8_0"]
+    # next to a pin of another type on the same role, lint could not tell them apart: the layers are written
+    final = changed(m, "Q4_K_M", {**{f"blk.{i}.ffn_up_exps.weight": "Q8_0" for i in (3, 7, 11)},
+                                  **{f"blk.{i}.ffn_up_exps.weight": "Q3_K" for i in (0, 1)}})
+    assert round_trip(tmp_path, m, final)[2:] == ["pin     ffn_up_exps@3,7,11 Q8_0", "pin     ffn_up_exps@0..1 Q3_K"]
+
+
+def test_strides_that_lint_could_not_tell_apart_are_written_as_lists(tmp_path):
+    # every 3 from 8 and every 4 from 1 never meet in 17 layers, but would at layer 17 of a deeper model
+    m = spec_model("llama_gqa8_17")
+    final = changed(m, "Q4_K_M", {**{f"blk.{i}.attn_k.weight": "Q5_K" for i in (8, 11, 14)},
+                                  **{f"blk.{i}.attn_k.weight": "Q3_K" for i in (1, 5, 9, 13)}})
+    assert round_trip(tmp_path, m, final)[2:] == ["pin     attn_k@8,11,14 Q5_K", "pin     attn_k@1,5,9,13 Q3_K"]
+
+
 def test_no_stride_when_one_layer_breaks_it_or_ranges_are_fewer(tmp_path):
     m = spec_model("llama_gqa8_17")
     # layer 9 of the odd ones keeps Q4_K: no stride names the others without it
@@ -355,19 +373,30 @@ def test_stock_run_with_the_mtp_block_pruned_is_base_and_mtp_drop(tmp_path, fixt
 # --- random strides and ranges: the imported recipe compiles back to every tensor's type ------------
 
 _HEAVY = bool(__import__("os").environ.get("RECIPEC_HEAVY"))
-_ROLES = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_up", "ffn_down", "ffn_gate")
+_ROLES = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_up", "ffn_down", "ffn_gate", "ffn_up_exps",
+          "ffn_down_exps", "attn_qkv", "attn_gate")
 
 
-@settings(max_examples=600 if _HEAVY else 60, deadline=None,
+def hybrid_model() -> ModelInfo:
+    """A qwen35moe hybrid of 12 trunk layers, full attention at 3, 7 and 11, its MTP block 12."""
+    arch, kv, tensors = fixtures._qwen35moe(n_trunk=12, every=4)
+    n, nextn = kv["block_count"], kv.get("nextn_predict_layers", 0)
+    return ModelInfo(arch, tuple(make_tensor(name, shape, fixtures.source_type(name, shape), n, nextn)
+                                 for name, shape in tensors), n, nextn, metadata=dict(kv))
+
+
+@pytest.mark.parametrize("kind", ["llama_gqa8_17", "hybrid"])
+@settings(max_examples=300 if _HEAVY else 30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rules=st.lists(st.tuples(st.sampled_from(_ROLES), st.integers(1, 6), st.integers(0, 8), st.integers(0, 16),
                                 st.sampled_from(("Q3_K", "Q5_K", "Q6_K", "Q8_0"))), min_size=1, max_size=5))
-def test_random_strides_and_ranges_round_trip(tmp_path_factory, rules):
+def test_random_strides_and_ranges_round_trip(tmp_path_factory, kind, rules):
     """Rules applied in order (role, step, start, last layer, type) on the stock mix, as a rule list
     would: the import is lint-clean, in fmt's layout, and compiles back to exactly those types."""
-    m = spec_model("llama_gqa8_17")
+    m = hybrid_model() if kind == "hybrid" else spec_model(kind)
     final = stock_types(m, "Q4_K_M")
     for role, step, start, last, typ in rules:
         for i in range(start, last + 1, step):
-            final[f"blk.{i}.{role}.weight"] = typ
+            if f"blk.{i}.{role}.weight" in final:
+                final[f"blk.{i}.{role}.weight"] = typ
     round_trip(tmp_path_factory.mktemp("strides"), m, final)
