@@ -15,7 +15,9 @@ names and shapes (ggml order, ne0 first) its loader expects, with tiny dimension
                    experts + shared expert
 
 MIXTURE_KINDS add what llama-quantize's FTYPE mixtures look at: odd and large layer counts, no GQA
-and GQA 8, 8 and 128 experts, rows of 288, falcon, an older MLA layout (attn_kv_b).
+and GQA 8, 8 and 128 experts, rows of 288, falcon, an older MLA layout (attn_kv_b), and glm4moe
+(GLM-4.5's layout: a dense first block, experts with a shared expert and router bias, q/k/v
+biases, and an MTP block whose nextn.* tensors include its own embedding and output head).
 """
 
 from __future__ import annotations
@@ -166,6 +168,37 @@ def _deepseek2(n: int = 3, nx: int = 4, ff: int = 256, kv_b: bool = False) -> Sp
     return "deepseek2", kv, t + _globals_tail(e)
 
 
+def _glm4moe(n: int = 4, nx: int = 8, ff: int = 128, dense_ff: int = 512, nh: int = 4, nkv: int = 2) -> Spec:
+    """GLM-4.5-like: a dense first layer, MoE with a shared expert and a router bias, q/k/v biases,
+    post-attention norms, and one MTP block (`nextn.*`, with its own embedding and head) after the
+    trunk, counted in block_count."""
+    e, hd = 256, 64
+    t = _globals_head(e)
+    for i in range(n + 1):
+        b = f"blk.{i}"
+        t += [(f"{b}.attn_norm.weight", (e,))] + _attn(b, e, nh, nkv, hd)
+        t += [(f"{b}.attn_q.bias", (nh * hd,)), (f"{b}.attn_k.bias", (nkv * hd,)), (f"{b}.attn_v.bias", (nkv * hd,)),
+              (f"{b}.post_attention_norm.weight", (e,))]
+        if i == 0:
+            t += [(f"{b}.ffn_gate.weight", (e, dense_ff)), (f"{b}.ffn_up.weight", (e, dense_ff)),
+                  (f"{b}.ffn_down.weight", (dense_ff, e))]
+        else:
+            t += _moe(b, e, ff, nx, shexp=ff) + [(f"{b}.exp_probs_b.bias", (nx,))]
+        if i == n:
+            t += [(f"{b}.nextn.eh_proj.weight", (2 * e, e)), (f"{b}.nextn.enorm.weight", (e,)),
+                  (f"{b}.nextn.hnorm.weight", (e,)), (f"{b}.nextn.embed_tokens.weight", (e, N_VOCAB)),
+                  (f"{b}.nextn.shared_head_head.weight", (e, N_VOCAB)),
+                  (f"{b}.nextn.shared_head_norm.weight", (e,))]
+    kv = {"context_length": 4096, "embedding_length": e, "block_count": n + 1, "feed_forward_length": dense_ff,
+          "attention.head_count": nh, "attention.head_count_kv": nkv, "attention.key_length": hd,
+          "attention.value_length": hd, "rope.dimension_count": hd // 2, "rope.freq_base": 1000000.0,
+          "attention.layer_norm_rms_epsilon": 1e-5, "expert_count": nx, "expert_used_count": 2,
+          "expert_shared_count": 1, "expert_feed_forward_length": ff, "leading_dense_block_count": 1,
+          "expert_weights_scale": 2.5, "expert_weights_norm": True, "expert_gating_func": 2,
+          "nextn_predict_layers": 1, "vocab_size": N_VOCAB}
+    return "glm4moe", kv, t + _globals_tail(e)
+
+
 def _falcon(n: int = 4, nh: int = 4, nkv: int = 1, hd: int = 64, ff: int = 512) -> Spec:
     """Falcon: fused attn_qkv, no gate, layer norms with biases (its own branches in the mixture)."""
     e = nh * hd
@@ -189,7 +222,7 @@ _SPECS: dict[str, Callable[[], Spec]] = {
 # Variants for the mixture's conditions (layer counts, GQA, expert counts, odd rows, falcon); not in
 # KINDS, so the tests that walk every kind stay small. The 80-layer llama is what llama.cpp calls 70B.
 MIXTURE_KINDS: tuple[str, ...] = ("llama_mha9", "llama_gqa8_17", "llama_70b", "llama_e288", "falcon",
-                                  "qwen3moe_8x", "qwen3moe_128x", "qwen35moe_8x", "deepseek2_kvb")
+                                  "qwen3moe_8x", "qwen3moe_128x", "qwen35moe_8x", "deepseek2_kvb", "glm4moe")
 _SPECS.update({
     "llama_mha9": lambda: _llama(n_ff=256, n=9, nh=4, nkv=4),
     "llama_gqa8_17": lambda: _llama(n_ff=512, n=17, nh=8, nkv=1, hd=32),
@@ -200,6 +233,7 @@ _SPECS.update({
     "qwen3moe_128x": lambda: _qwen3moe(nx=128, ff=32, used=8),
     "qwen35moe_8x": lambda: _qwen35moe(n_trunk=7, every=4, nx=8, ff=128),
     "deepseek2_kvb": lambda: _deepseek2(n=9, nx=16, ff=64, kv_b=True),
+    "glm4moe": _glm4moe,
 })
 
 

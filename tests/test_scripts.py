@@ -32,6 +32,9 @@ RECIPES = {
              "budget 6.5 bpw\npin output Q8_0\n",
     "qwen35moe": 'recipe "e2e-qwen35moe"\narch qwen35moe\nbase Q4_K_M\nladder Q4_K Q5_K Q6_K Q8_0\n'
                  "budget 5.6 bpw\nmtp keep Q6_K\ntarget cpu\nserve ctx 512\nserve spec mtp 2\n",
+    # GLM-4.5's layout: the MTP block holds its own embedding and head (nextn.embed_tokens, shared_head_head)
+    "glm4moe": 'recipe "e2e-glm4moe"\narch glm4moe\nbase IQ4_XS\nladder IQ4_XS Q4_K Q5_K Q6_K Q8_0\n'
+               "budget 5 bpw\nmtp keep Q8_0 outside budget\npin ffn_down_exps@first 2 Q6_K\n",
 }
 HOSTILE = "we ird 'q\" $(touch pwned) `touch pwned2`; x\nline"
 
@@ -63,7 +66,7 @@ def _env(bins: Path, llama_quantize: Path, **extra: str) -> dict[str, str]:
     return script_env(bins, LLAMA_QUANTIZE=str(llama_quantize), THREADS="2", **extra)
 
 
-@pytest.mark.parametrize("kind", ["llama", "qwen35moe"])
+@pytest.mark.parametrize("kind", ["llama", "qwen35moe", "glm4moe"])
 def test_quantize_end_to_end(kind, fixture_model, llama_quantize, bins, tmp_path):
     kit = _kit(tmp_path, kind, fixture_model(kind))
     proc = run_script(kit / "quantize.sh", _env(bins, llama_quantize))
