@@ -3,9 +3,10 @@
 POSIX quoting (single quotes literal; double quotes keep a backslash unless it escapes `$`, `` ` ``,
 `"`, `\\` or the newline; outside quotes a backslash escapes the next character), `\\` at the end of a
 line continues the command, a quoted newline stays in the word, `#` at the start of a word starts a
-comment. A Windows paste (a line continued by a lone `` ` `` as in PowerShell or `^` as in cmd.exe,
-or a `….exe` program) keeps its backslashes: they are path separators there. The command ends at the end of its last line or at `;`, `|`, `&`, `<`, `>` (what follows is
-not the program's arguments). Expansions (`$VAR`, `` `…` ``) are not performed: they are reported.
+comment. The command ends at the end of its last line or at `;`, `|`, `&`, `<`, `>` (what follows
+is not the program's arguments). Expansions (`$VAR`, `` `…` ``) are not performed: they are
+reported. A Windows paste (a line continued by a lone `` ` `` as in PowerShell or `^` as in
+cmd.exe, or a `….exe` program) keeps its backslashes: they are path separators there.
 """
 
 from __future__ import annotations

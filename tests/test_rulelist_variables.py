@@ -73,7 +73,8 @@ def test_the_rules_are_what_the_real_pipeline_hands_the_quantizer():
 
 
 def test_without_the_pipeline_the_lines_are_still_read_and_the_new_lines_named():
-    text = 'rules="\nattn_v=q8_0\n# later\nffn_down=q6_k\n"\nllama-quantize --custom-q "$rules" in.gguf out.gguf Q4_K_M\n'
+    text = ('rules="\nattn_v=q8_0\n# later\nffn_down=q6_k\n"\n'
+            'llama-quantize --custom-q "$rules" in.gguf out.gguf Q4_K_M\n')
     rl = read(text)
     assert [(r.pattern, r.type) for r in rl.rules] == [("attn_v", "Q8_0"), ("ffn_down", "Q6_K")]
     assert any("new lines" in d.message for d in rl.diagnostics)
