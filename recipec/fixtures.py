@@ -17,7 +17,8 @@ names and shapes (ggml order, ne0 first) its loader expects, with tiny dimension
 MIXTURE_KINDS add what llama-quantize's FTYPE mixtures look at: odd and large layer counts, no GQA
 and GQA 8, 8 and 128 experts, rows of 288, falcon, an older MLA layout (attn_kv_b), and glm4moe
 (GLM-4.5's layout: a dense first block, experts with a shared expert and router bias, q/k/v
-biases, and an MTP block whose nextn.* tensors include its own embedding and output head).
+biases, and an MTP block whose nextn.* tensors include its own embedding and output head), and
+gptoss (attention sinks, attention and 2-D expert biases, a router bias, sliding-window layers).
 """
 
 from __future__ import annotations
@@ -199,6 +200,26 @@ def _glm4moe(n: int = 4, nx: int = 8, ff: int = 128, dense_ff: int = 512, nh: in
     return "glm4moe", kv, t + _globals_tail(e)
 
 
+def _gptoss(n: int = 4, nx: int = 8, ff: int = 256, nh: int = 4, nkv: int = 2) -> Spec:
+    """gpt-oss-like: attention sinks, biases on attention and on the 3-D experts (2-D expert
+    biases), post-attention norms, a router with a bias, sliding-window layers."""
+    e, hd = 256, 64
+    t = _globals_head(e)
+    for i in range(n):
+        b = f"blk.{i}"
+        t += [(f"{b}.attn_norm.weight", (e,)), (f"{b}.post_attention_norm.weight", (e,))] + _attn(b, e, nh, nkv, hd)
+        t += [(f"{b}.attn_q.bias", (nh * hd,)), (f"{b}.attn_k.bias", (nkv * hd,)), (f"{b}.attn_v.bias", (nkv * hd,)),
+              (f"{b}.attn_output.bias", (e,)), (f"{b}.attn_sinks.weight", (nh,))]
+        t += _moe(b, e, ff, nx) + [(f"{b}.ffn_gate_inp.bias", (nx,)), (f"{b}.ffn_gate_exps.bias", (ff, nx)),
+                                   (f"{b}.ffn_up_exps.bias", (ff, nx)), (f"{b}.ffn_down_exps.bias", (e, nx))]
+    kv = {"context_length": 4096, "embedding_length": e, "block_count": n, "feed_forward_length": ff,
+          "attention.head_count": nh, "attention.head_count_kv": nkv, "attention.key_length": hd,
+          "attention.value_length": hd, "rope.dimension_count": hd, "rope.freq_base": 150000.0,
+          "attention.layer_norm_rms_epsilon": 1e-5, "expert_count": nx, "expert_used_count": 2,
+          "expert_feed_forward_length": ff, "attention.sliding_window": 128, "vocab_size": N_VOCAB}
+    return "gpt-oss", kv, t + _globals_tail(e)
+
+
 def _falcon(n: int = 4, nh: int = 4, nkv: int = 1, hd: int = 64, ff: int = 512) -> Spec:
     """Falcon: fused attn_qkv, no gate, layer norms with biases (its own branches in the mixture)."""
     e = nh * hd
@@ -222,7 +243,7 @@ _SPECS: dict[str, Callable[[], Spec]] = {
 # Variants for the mixture's conditions (layer counts, GQA, expert counts, odd rows, falcon); not in
 # KINDS, so the tests that walk every kind stay small. The 80-layer llama is what llama.cpp calls 70B.
 MIXTURE_KINDS: tuple[str, ...] = ("llama_mha9", "llama_gqa8_17", "llama_70b", "llama_e288", "falcon",
-                                  "qwen3moe_8x", "qwen3moe_128x", "qwen35moe_8x", "deepseek2_kvb", "glm4moe")
+                                  "qwen3moe_8x", "qwen3moe_128x", "qwen35moe_8x", "deepseek2_kvb", "glm4moe", "gptoss")
 _SPECS.update({
     "llama_mha9": lambda: _llama(n_ff=256, n=9, nh=4, nkv=4),
     "llama_gqa8_17": lambda: _llama(n_ff=512, n=17, nh=8, nkv=1, hd=32),
@@ -234,6 +255,7 @@ _SPECS.update({
     "qwen35moe_8x": lambda: _qwen35moe(n_trunk=7, every=4, nx=8, ff=128),
     "deepseek2_kvb": lambda: _deepseek2(n=9, nx=16, ff=64, kv_b=True),
     "glm4moe": _glm4moe,
+    "gptoss": _gptoss,
 })
 
 

@@ -24,7 +24,7 @@ DRY_RUN_LINE = re.compile(r"^\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[[^\]]*\], type =\s*
 # Types that fit rows of 256 (no imatrix needed); rows of 800 take 32-blocks; others stay F16.
 WIDE = ("Q4_K", "Q5_K", "Q6_K", "IQ4_XS", "Q3_K", "Q8_0", "Q4_0", "IQ4_NL", "Q5_1", "MXFP4")
 NARROW = ("Q5_0", "Q8_0", "IQ4_NL", "Q4_1", "Q4_0")
-KINDS = ("llama", "qwen3moe", "qwen35moe", "llama_tied", "deepseek2", "glm4moe")
+KINDS = ("llama", "qwen3moe", "qwen35moe", "llama_tied", "deepseek2", "glm4moe", "gptoss")
 
 
 def mixed_plan(info: ModelInfo) -> dict[str, str]:
@@ -82,7 +82,7 @@ def test_dry_run_matches_plan(kind, fixture_model, llama_quantize, tmp_path):
     assert not (tmp_path / "out.gguf").exists()
 
 
-@pytest.mark.parametrize("kind", ["llama", "qwen35moe", "llama_tied", "llama_split", "glm4moe"])
+@pytest.mark.parametrize("kind", ["llama", "qwen35moe", "llama_tied", "llama_split", "glm4moe", "gptoss"])
 def test_quantized_file_matches_plan_and_predicted_size(kind, fixture_model, llama_quantize, tmp_path):
     path = fixture_model(kind)
     info = load_model(path)
