@@ -5,9 +5,10 @@ split copy, plus fixtures.MIXTURE_KINDS: odd and 80-layer llamas, no GQA and GQA
 experts, rows of 288, falcon, MLA with attn_kv_b, GLM-4.5's layout with an MTP block, gpt-oss's
 sinks and biases), every FTYPE llama-quantize accepts, with and without an imatrix; for each,
 the stock run (no option, no rule) and generated runs with --pure, --leave-output-tensor,
---token-embedding-type, --output-tensor-type, --prune-layers and `--tensor-type` rules (role names, layer prefixes, unanchored captures, types that fall back, have
-no fallback or need an imatrix). When the model says the dry run fails (type None), the real one
-must fail too. RECIPEC_HEAVY=1 generates five times as many runs.
+--token-embedding-type, --output-tensor-type, --prune-layers and `--tensor-type` rules (role
+names, layer prefixes, unanchored captures, types that fall back, have no fallback or need an
+imatrix). When the model says the dry run fails (type None), the real one must fail too.
+RECIPEC_HEAVY=1 generates five times as many runs.
 
 The dry runs go through a pool of two workers; the whole CI set takes well under a minute.
 """
