@@ -169,7 +169,7 @@ def parse_rule_list(source: SourceFile) -> RuleList:
             # the rules a loop or condition builds are unknown: simulating without them would mislead
             st.bad.append(Diagnostic("S208", f"`{text[:40]}` is a shell {_SHELL_KEYWORDS[text.split(None, 1)[0]]}: "
                                      "recipec does not run it, so the arguments it builds are unknown",
-                                     _span(st, i + 1, len(lines[i]) - len(lines[i].lstrip()) + 1, text),
+                                     _line_span(st, lines, i),
                                      hint="paste the rules as --tensor-type options, or as a list of "
                                           "PATTERN=TYPE lines"))
             i += 1
@@ -178,7 +178,7 @@ def parse_rule_list(source: SourceFile) -> RuleList:
             i += 1
         elif st.has_command and "=" not in text.split("#", 1)[0]:
             st.note("S212", f"ignored: `{text[:40]}` is a line of the script, not llama-quantize's arguments "
-                    "or a rule", _span(st, i + 1, len(lines[i]) - len(lines[i].lstrip()) + 1, text))
+                    "or a rule", _line_span(st, lines, i))
             i += 1
         else:
             _read_token_line(lines[i], i + 1, st)
@@ -265,6 +265,12 @@ def _split_commas(text: str) -> list[tuple[str, int]]:
     if carry is not None and carry[0]:
         out.append(carry)
     return out
+
+
+def _line_span(st: _State, lines: list[str], i: int) -> Span:
+    """LINES[I] (0-based) without its indentation and trailing blanks."""
+    text = lines[i].strip()
+    return _span(st, i + 1, len(lines[i]) - len(lines[i].lstrip()) + 1, text)
 
 
 def _span(st: _State, line: int, col: int, text: str) -> Span:

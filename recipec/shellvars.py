@@ -146,10 +146,10 @@ def _string(path: str, lines: list[str], i: int, at: int, name: str, span: Span,
         if not _nothing_after(lines[end_line][after:]):
             return None
         body = "\n".join([lines[i][at:]] + lines[i + 1:end_line + 1])
-        read = {a or b for a, b in _USES.findall(body)} & set(known)
+        read = referenced(body) & set(known)
         via = Span(path, i + 1, at + 1, end_line + 1, after + 1)
         if len(read) == 1:
-            source = known[read.pop()]
+            source = known[next(iter(read))]
             return Variable(name, source.segments, span, via, source.name), end_line + 1
         return Variable(name, None, span, via), end_line + 1
     word = rest.split("#", 1)[0].strip() if not rest.startswith("#") else ""

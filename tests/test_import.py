@@ -10,6 +10,7 @@ the same files and check them with `recipec verify`.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -31,9 +32,9 @@ from tests.kit_helpers import recipec_cli
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def spec_model(kind: str) -> ModelInfo:
-    """A fixture kind as a ModelInfo, straight from its spec (no file)."""
-    arch, kv, tensors = fixtures.model_spec(kind)
+def spec_model(kind: str, spec: fixtures.Spec | None = None) -> ModelInfo:
+    """A fixture kind (or SPEC) as a ModelInfo, straight from its spec (no file)."""
+    arch, kv, tensors = spec or fixtures.model_spec(kind)
     n, nextn = kv["block_count"], kv.get("nextn_predict_layers", 0)
     return ModelInfo(arch, tuple(make_tensor(name, shape, fixtures.source_type(name, shape), n, nextn)
                                  for name, shape in tensors), n, nextn, metadata=dict(kv))
@@ -372,17 +373,14 @@ def test_stock_run_with_the_mtp_block_pruned_is_base_and_mtp_drop(tmp_path, fixt
 
 # --- random strides and ranges: the imported recipe compiles back to every tensor's type ------------
 
-_HEAVY = bool(__import__("os").environ.get("RECIPEC_HEAVY"))
+_HEAVY = bool(os.environ.get("RECIPEC_HEAVY"))
 _ROLES = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_up", "ffn_down", "ffn_gate", "ffn_up_exps",
           "ffn_down_exps", "attn_qkv", "attn_gate")
 
 
 def hybrid_model() -> ModelInfo:
     """A qwen35moe hybrid of 12 trunk layers, full attention at 3, 7 and 11, its MTP block 12."""
-    arch, kv, tensors = fixtures._qwen35moe(n_trunk=12, every=4)
-    n, nextn = kv["block_count"], kv.get("nextn_predict_layers", 0)
-    return ModelInfo(arch, tuple(make_tensor(name, shape, fixtures.source_type(name, shape), n, nextn)
-                                 for name, shape in tensors), n, nextn, metadata=dict(kv))
+    return spec_model("qwen35moe", fixtures._qwen35moe(n_trunk=12, every=4))
 
 
 @pytest.mark.parametrize("kind", ["llama_gqa8_17", "hybrid"])

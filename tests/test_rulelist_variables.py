@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
 import pytest
 
+from recipec.diagnostics import DiagnosticError
 from recipec.rulelist import parse_rule_list
 from recipec.source import SourceFile
 from tests.kit_helpers import recipec_cli
+from tests.test_quantize_e2e import dry_run_types
 
 CARD = r'''#!/usr/bin/env bash
 custom="
@@ -91,7 +94,7 @@ def test_tensor_type_from_variables_and_unquoted_word_splitting():
 
 def test_an_unknown_value_is_named_and_kept_as_written():
     text = 'custom=$(cat rules.txt)\nllama-quantize --tensor-type "$custom" in.gguf out.gguf Q4_K_M\n'
-    with pytest.raises(Exception) as info:  # `$custom` is not PATTERN=TYPE: the list cannot be read
+    with pytest.raises(DiagnosticError) as info:  # `$custom` is not PATTERN=TYPE: the list cannot be read
         read(text)
     messages = [d.message for d in info.value.diagnostics]
     assert any("recipec does not run: its value is unknown" in m for m in messages)
@@ -128,12 +131,9 @@ def test_a_plain_name_equals_word_is_a_rule_unless_the_file_expands_it():
     assert [(r.pattern, r.type) for r in rl.rules] == [("attn_v", "Q8_0"), ("ffn_down", "Q6_K")]
     assert not any(d.code == "S212" and "expansion" in d.message for d in rl.diagnostics)
     # a typo in a type stays a finding, not a silent variable
-    err = None
-    try:
+    with pytest.raises(DiagnosticError) as info:
         read("attn_v=q9_k\n")
-    except Exception as exc:  # DiagnosticError
-        err = exc
-    assert err is not None and [d.code for d in err.diagnostics] == ["S208"]
+    assert [d.code for d in info.value.diagnostics] == ["S208"]
 
 
 MAINLINE = r'''#!/usr/bin/env bash
@@ -166,8 +166,6 @@ llama-quantize "${ARGS[@]}" "${MORE[@]}" in.gguf out.gguf Q4_K_M 2
 @pytest.mark.parametrize("kind", ["llama", "llama_gqa8_17"])
 @pytest.mark.parametrize("text", [MAINLINE, ARRAYS], ids=["strings", "arrays"])
 def test_variables_agree_with_the_real_dry_run(kind, text, fixture_model, llama_quantize, tmp_path):
-    from tests.test_quantize_e2e import dry_run_types
-
     model = fixture_model(kind)
     script = tmp_path / "card.sh"
     script.write_text(text)
@@ -184,7 +182,7 @@ def test_variables_agree_with_the_real_dry_run(kind, text, fixture_model, llama_
     real = dry_run_types(proc.stdout + proc.stderr)
     rc, out, err = recipec_cli("simulate", str(script), "--model", str(model), "--format", "json")
     assert rc in (0, 1), err
-    doc = __import__("json").loads(out)
+    doc = json.loads(out)
     assert {t["name"]: t["type"] for t in doc["tensors"]} == real
     assert len(real) == len(doc["tensors"])
     by = {t["name"]: t["decided_by"] for t in doc["tensors"]}
@@ -201,7 +199,7 @@ def test_the_rest_of_a_script_is_named_not_read_as_rules():
 
 
 def test_a_token_list_that_mentions_the_tool_in_a_comment_is_still_a_list():
-    with pytest.raises(Exception) as info:
+    with pytest.raises(DiagnosticError) as info:
         read("# for llama-quantize\nattn_v=q8_0\nstray\n")
     assert [d.code for d in info.value.diagnostics if d.code == "S208"] == ["S208"]
 
@@ -209,7 +207,7 @@ def test_a_token_list_that_mentions_the_tool_in_a_comment_is_still_a_list():
 def test_a_loop_that_builds_the_arguments_is_one_clear_error():
     text = ('rules="attn_v=q8_0 ffn_down=q6_k"\nargs=()\nfor r in $rules; do args+=(--tensor-type "$r"); done\n'
             'llama-quantize "${args[@]}" in.gguf out.gguf Q4_K_M\n')
-    with pytest.raises(Exception) as info:
+    with pytest.raises(DiagnosticError) as info:
         read(text)
     bad = [d for d in info.value.diagnostics if d.code == "S208"]
     assert [(d.span.line, d.span.col) for d in bad] == [(3, 1)] and "is a shell loop" in bad[0].message
