@@ -120,10 +120,17 @@ def test_simulate_and_import_take_the_card_script(tmp_path, fixture_model):
     assert "7 rule(s)" in out and "card.sh:4:1" in out
     # and the hazard in it: `output\.weight` also captures every attn_output (exit 1, a finding)
     assert rc == 1 and "card.sh:13:25: S201" in err and "blk.0.attn_output.weight" in err
+    rc, out, _ = recipec_cli("simulate", str(script), "--model", str(model), "--format", "json")
+    simulated = {t["name"]: t["type"] for t in json.loads(out)["tensors"]}
     recipe = tmp_path / "card.recipe"
     rc, _, err = recipec_cli("import", str(script), "--model", str(model), "-o", str(recipe))
     assert rc == 0, err
-    assert "pin" in recipe.read_text()
+    # the imported recipe compiles to the very types the simulation gives the script's rules
+    rc, _, err = recipec_cli("compile", str(recipe), "--model", str(model), "-o", str(tmp_path / "kit"))
+    assert rc == 0, err
+    plan = json.loads((tmp_path / "kit" / "plan.lock.json").read_text())
+    assert {t["name"]: t["type"] for t in plan["tensors"]} == simulated
+    assert sum(t == "Q8_0" for t in simulated.values()) > 6  # the rules took effect
 
 
 def test_a_plain_name_equals_word_is_a_rule_unless_the_file_expands_it():
