@@ -36,6 +36,9 @@ RULES_FILE: PATTERN=TYPE tokens (the --tensor-type-file format; `#` comments, bl
 are fine), ik_llama.cpp --custom-q lists, or a whole pasted llama-quantize command (continued with
 `\\`): --tensor-type, --tensor-type-file, --output-tensor-type, --token-embedding-type, --pure,
 --leave-output-tensor, --prune-layers, --imatrix and the FTYPE are applied; any other option is named.
+A model card's script works too: rules kept in a shell variable (`custom="…"`, joined by a
+`$(… | grep | sed)` that is not run) or in an array (`ARGS=( … )`, `"${ARGS[@]}"`); its other
+lines are named and skipped.
 
 examples:
   recipec simulate card-rules.txt --model model.gguf                  # summary, hazards on stderr
@@ -53,7 +56,8 @@ def add_arguments(parser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = _EPILOG
     parser.add_argument("rules_file", metavar="RULES_FILE",
-                        help="rule tokens, a --custom-q list or a pasted llama-quantize command")
+                        help="rule tokens, a --custom-q list, a pasted llama-quantize command or a "
+                             "script that keeps its rules in shell variables or arrays")
     parser.add_argument("--model", required=True, metavar="M", help="GGUF (first shard) or manifest JSON")
     parser.add_argument("--ftype", help="llama-quantize's positional FTYPE (default: the one on a pasted "
                         f"command line, else {DEFAULT_FTYPE})")
